@@ -1,0 +1,191 @@
+//! Validated base URLs of the two hosts, and the rule that keeps the token on them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// Not an absolute URL we can parse.
+    #[error("not an absolute http(s) URL: {0:?}")]
+    Invalid(String),
+    /// `http://` to a host that is not loopback: the token would travel in clear text.
+    #[error("plain http is only allowed for loopback hosts: {0:?}")]
+    InsecureScheme(String),
+    /// A URL the server handed us points at another origin than the host it came from.
+    #[error("{url:?} is not on {expected}: refusing to send the token or data there")]
+    ForeignOrigin {
+        /// The URL received.
+        url: String,
+        /// The origin it had to be on.
+        expected: String,
+    },
+}
+
+/// The origin of a host (`https://drive-c.kommo.com`): scheme and authority, no path.
+///
+/// ```
+/// use kommo_files_model::BaseUrl;
+/// let drive = BaseUrl::parse("https://drive-c.kommo.com/").unwrap();
+/// assert_eq!(drive.as_str(), "https://drive-c.kommo.com");
+/// assert!(drive.owns("https://drive-c.kommo.com/upload/abc"));
+/// assert!(!drive.owns("https://evil.example/upload/abc"));
+/// assert!(BaseUrl::parse("http://drive-c.kommo.com").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BaseUrl {
+    origin: String,
+}
+
+impl BaseUrl {
+    /// Parses and validates a base URL; a trailing slash is dropped, a path is refused.
+    pub fn parse(url: &str) -> Result<Self, UrlError> {
+        let origin = origin_of(url).ok_or_else(|| UrlError::Invalid(url.to_owned()))?;
+        let rest = &url[origin.len()..];
+        if !(rest.is_empty() || rest == "/") {
+            return Err(UrlError::Invalid(url.to_owned()));
+        }
+        Self::from_origin(origin.to_ascii_lowercase(), url)
+    }
+
+    /// The account host of `subdomain` on `domain` (`kommo.com`, `amocrm.ru`, `amocrm.com`).
+    ///
+    /// ```
+    /// use kommo_files_model::BaseUrl;
+    /// let account = BaseUrl::for_account("example", "kommo.com").unwrap();
+    /// assert_eq!(account.as_str(), "https://example.kommo.com");
+    /// ```
+    pub fn for_account(subdomain: &str, domain: &str) -> Result<Self, UrlError> {
+        let valid = |s: &str| {
+            !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        };
+        if !valid(subdomain) || subdomain.contains('.') || !valid(domain) {
+            return Err(UrlError::Invalid(format!("{subdomain}.{domain}")));
+        }
+        Self::parse(&format!("https://{subdomain}.{domain}"))
+    }
+
+    fn from_origin(origin: String, original: &str) -> Result<Self, UrlError> {
+        if origin.starts_with("http://") && !is_loopback(&origin["http://".len()..]) {
+            return Err(UrlError::InsecureScheme(original.to_owned()));
+        }
+        Ok(Self { origin })
+    }
+
+    /// `scheme://authority`, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.origin
+    }
+
+    /// The absolute URL of `path_and_query` (which starts with `/`) on this host.
+    pub fn join(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.origin)
+    }
+
+    /// Whether `url` is on this origin (same scheme, host and port).
+    pub fn owns(&self, url: &str) -> bool {
+        origin_of(url).is_some_and(|o| o.eq_ignore_ascii_case(&self.origin))
+    }
+
+    /// `url` itself if it is on this origin, an error otherwise.
+    pub fn check<'u>(&self, url: &'u str) -> Result<&'u str, UrlError> {
+        if self.owns(url) {
+            Ok(url)
+        } else {
+            Err(UrlError::ForeignOrigin { url: url.to_owned(), expected: self.origin.clone() })
+        }
+    }
+}
+
+/// `scheme://authority` of an absolute http(s) URL, as a slice of it.
+pub(crate) fn origin_of(url: &str) -> Option<&str> {
+    let scheme_len = if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
+        8
+    } else if url.len() >= 7 && url[..7].eq_ignore_ascii_case("http://") {
+        7
+    } else {
+        return None;
+    };
+    let rest = &url[scheme_len..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    // Userinfo would let `https://drive.kommo.com@evil.example` pass a naive prefix check.
+    let valid = !authority.is_empty()
+        && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    valid.then(|| &url[..scheme_len + end])
+}
+
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.origin)
+    }
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BaseUrl({})", self.origin)
+    }
+}
+
+impl TryFrom<String> for BaseUrl {
+    type Error = UrlError;
+    fn try_from(value: String) -> Result<Self, UrlError> {
+        Self::parse(&value)
+    }
+}
+
+impl From<BaseUrl> for String {
+    fn from(value: BaseUrl) -> String {
+        value.origin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let drive = BaseUrl::parse("https://drive-c.kommo.com").unwrap();
+        assert!(drive.owns("https://DRIVE-C.kommo.com/v1.0/sessions/upload/x"));
+        assert!(!drive.owns("http://drive-c.kommo.com/upload/x"));
+        assert!(!drive.owns("https://drive-c.kommo.com:8443/upload/x"));
+        assert!(!drive.owns("https://drive-c.kommo.com.evil.example/upload/x"));
+        assert!(!drive.owns("https://drive-c.kommo.com@evil.example/upload/x"));
+        assert!(!drive.owns("/upload/x"));
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        assert!(BaseUrl::parse("http://127.0.0.1:8080").is_ok());
+        assert!(BaseUrl::parse("http://[::1]:8080/").is_ok());
+        assert!(BaseUrl::parse("http://localhost:1").is_ok());
+        assert_eq!(
+            BaseUrl::parse("http://drive.kommo.com"),
+            Err(UrlError::InsecureScheme("http://drive.kommo.com".into()))
+        );
+        assert!(BaseUrl::parse("https://x.kommo.com/api").is_err());
+        assert!(BaseUrl::parse("ftp://x").is_err());
+    }
+
+    #[test]
+    fn account_host_from_subdomain() {
+        assert_eq!(
+            BaseUrl::for_account("acme", "amocrm.ru").unwrap().as_str(),
+            "https://acme.amocrm.ru"
+        );
+        assert!(BaseUrl::for_account("evil.example/x", "kommo.com").is_err());
+        assert!(BaseUrl::for_account("", "kommo.com").is_err());
+    }
+}
