@@ -1,0 +1,102 @@
+//! Client-side rate pacing: a token bucket (GCRA form) that says when the next request may go.
+//!
+//! Kommo allows about 7 requests per second and blocks accounts that keep exceeding it, so the
+//! drivers ask this bucket before every request. Time is a `Duration` since any origin the caller
+//! picks (a monotonic `Instant` in practice).
+
+use std::time::Duration;
+
+/// Kommo's documented limit.
+pub const KOMMO_REQUESTS_PER_SECOND: u32 = 7;
+
+/// A token bucket: `rate` requests per second on average, at most `burst` back to back.
+///
+/// ```
+/// use kommo_files_model::pacing::TokenBucket;
+/// use std::time::Duration;
+/// let mut bucket = TokenBucket::kommo_default();
+/// let t0 = Duration::ZERO;
+/// assert_eq!(bucket.reserve(t0), t0);                         // the first goes at once
+/// assert_eq!(bucket.reserve(t0), t0 + Duration::from_nanos(142_857_143)); // then 1/7 s apart
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenBucket {
+    interval: Duration,
+    tolerance: Duration,
+    /// When the next request would go if it were asked for now (GCRA's theoretical arrival time).
+    next_free: Duration,
+}
+
+impl TokenBucket {
+    /// `per_second` requests per second (at least 1) with bursts of up to `burst` (at least 1).
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        // Rounded up so that the rate is never exceeded.
+        let interval = Duration::from_nanos(1_000_000_000u64.div_ceil(u64::from(per_second.max(1))));
+        Self { interval, tolerance: interval * (burst.max(1) - 1), next_free: Duration::ZERO }
+    }
+
+    /// 7 requests per second, no bursts: never more than 7 in any one-second window.
+    pub fn kommo_default() -> Self {
+        Self::new(KOMMO_REQUESTS_PER_SECOND, 1)
+    }
+
+    /// The spacing between requests.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// Reserves a slot for a request wanted at `now`; returns when it may be sent (≥ `now`).
+    pub fn reserve(&mut self, now: Duration) -> Duration {
+        let send_at = now.max(self.next_free.saturating_sub(self.tolerance));
+        self.next_free = self.next_free.max(send_at) + self.interval;
+        send_at
+    }
+
+    /// When a request asked for at `now` could go, without reserving it.
+    pub fn ready_at(&self, now: Duration) -> Duration {
+        now.max(self.next_free.saturating_sub(self.tolerance))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No one-second window ever holds more than `rate` requests, however they are asked for.
+    #[test]
+    fn never_exceeds_the_rate_in_any_window() {
+        let mut bucket = TokenBucket::kommo_default();
+        let mut sent = Vec::new();
+        let mut now = Duration::ZERO;
+        for i in 0..200u64 {
+            now += Duration::from_millis((i * 37) % 90);
+            sent.push(bucket.reserve(now));
+        }
+        for (i, start) in sent.iter().enumerate() {
+            let in_window = sent[i..].iter().take_while(|t| **t < *start + Duration::from_secs(1));
+            assert!(in_window.count() <= 7);
+        }
+        assert!(sent.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn sustained_rate_is_the_configured_rate() {
+        let mut bucket = TokenBucket::new(7, 1);
+        let last = (0..700).map(|_| bucket.reserve(Duration::ZERO)).last().unwrap();
+        let rate = 699.0 / last.as_secs_f64();
+        assert!((6.99..=7.0).contains(&rate), "{rate}");
+    }
+
+    #[test]
+    fn bursts_then_paces_and_idle_time_refills() {
+        let mut bucket = TokenBucket::new(10, 3);
+        let t0 = Duration::from_secs(5);
+        let first: Vec<_> = (0..4).map(|_| bucket.reserve(t0)).collect();
+        assert_eq!(&first[..3], &[t0, t0, t0]);
+        assert_eq!(first[3], t0 + Duration::from_millis(100));
+        let later = t0 + Duration::from_secs(10);
+        assert_eq!(bucket.ready_at(later), later);
+        let again: Vec<_> = (0..3).map(|_| bucket.reserve(later)).collect();
+        assert_eq!(again, vec![later; 3]);
+    }
+}

@@ -1,0 +1,690 @@
+//! [`UploadMachine`]: opens a session, sends parts in order, retries, restarts, checkpoints.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::source::PrefixHash;
+use super::{
+    Checkpoint, CheckpointError, ProtocolViolation, SendFailure, SourceChange, SourceFingerprint,
+    SourceInfo, UploadError, CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
+};
+use crate::endpoint::{self, DriveHost, PartOutcome};
+use crate::retry::{is_retryable_status, Jitter, RetryDecision, RetryPolicy};
+use crate::wire::{FileObject, NewSession, UploadSession};
+use crate::ApiError;
+
+/// How long the server keeps an upload session.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What to do when a part answers 404 (the session expired or the server forgot it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum SessionLostPolicy {
+    /// Open a new session and send the file again from byte 0, at most this many times.
+    Restart {
+        /// Restarts allowed per upload.
+        max_restarts: u32,
+    },
+    /// Stop with [`UploadError::SessionLost`].
+    Fail,
+}
+
+/// Tunables of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UploadConfig {
+    /// Retries of one request (the session, or one part).
+    pub retry: RetryPolicy,
+    /// Behaviour on a lost session.
+    pub on_session_lost: SessionLostPolicy,
+    /// The largest `max_part_size` we accept to buffer; a server asking more is refused.
+    pub part_size_limit: u64,
+    /// A checkpoint whose session expires within this margin is treated as expired.
+    pub expiry_margin: Duration,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            on_session_lost: SessionLostPolicy::Restart { max_restarts: 2 },
+            part_size_limit: 64 * 1024 * 1024,
+            expiry_margin: Duration::from_secs(60),
+        }
+    }
+}
+
+impl UploadConfig {
+    /// The configuration with this retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The configuration with this lost-session policy.
+    pub fn with_session_lost(mut self, policy: SessionLostPolicy) -> Self {
+        self.on_session_lost = policy;
+        self
+    }
+}
+
+/// What the driver must do next.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Action {
+    /// Read exactly `len` bytes of the source at `offset` and pass them to
+    /// [`UploadMachine::handle_read`].
+    Read {
+        /// Where to read.
+        offset: u64,
+        /// How much.
+        len: usize,
+    },
+    /// Send this request and pass the outcome to [`UploadMachine::handle_response`].
+    Send(Request<Bytes>),
+    /// Nothing to do before this time; poll again then.
+    Wait {
+        /// When to poll again.
+        until: SystemTime,
+    },
+    /// A request is out; waiting for [`UploadMachine::handle_response`].
+    AwaitResponse,
+    /// The upload is complete.
+    Done(Box<FileObject>),
+    /// The upload stopped; [`UploadMachine::checkpoint`] may still allow resuming it.
+    Failed(UploadError),
+}
+
+/// Something the driver may want to tell its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UploadEvent {
+    /// A session was opened.
+    SessionOpened {
+        /// The server's id.
+        session_id: i64,
+        /// Unix seconds.
+        expires_at: u64,
+    },
+    /// A resumed upload's source was verified up to `offset`.
+    Verified {
+        /// Bytes verified.
+        offset: u64,
+    },
+    /// The server acknowledged bytes up to `acknowledged`. Monotonic between restarts.
+    Progress {
+        /// Bytes the server has.
+        acknowledged: u64,
+        /// File size.
+        total: u64,
+    },
+    /// A new checkpoint after an acknowledged part; save it to survive a crash.
+    Checkpoint(Box<Checkpoint>),
+    /// A request failed and will be retried after `delay`.
+    Retrying {
+        /// Part number (1-based), `None` for the session request.
+        part: Option<u64>,
+        /// The failure count of this request so far.
+        failures: u32,
+        /// The wait before the next attempt.
+        delay: Duration,
+        /// What failed.
+        reason: String,
+    },
+    /// The session was lost and the upload starts over from byte 0 (progress restarts at 0).
+    Restarted {
+        /// Restarts so far.
+        restart: u32,
+    },
+}
+
+/// The session being uploaded into.
+#[derive(Debug, Clone)]
+struct Session {
+    id: i64,
+    /// Where the next part goes.
+    url: String,
+    max_part_size: u64,
+    max_file_size: u64,
+    opened_at: u64,
+    expires_at: u64,
+}
+
+/// A request in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InFlight {
+    Session,
+    Part,
+}
+
+/// Failures of the current request, for backoff.
+#[derive(Debug, Clone, Copy, Default)]
+struct Failures {
+    count: u32,
+    first_at: Option<SystemTime>,
+}
+
+/// Checking a resumed source: hashing `[0, target)` against the checkpoint.
+#[derive(Debug, Clone)]
+struct Verification {
+    target: u64,
+    expected_sha256: String,
+}
+
+/// The upload state machine. Owned, no I/O: time comes in as `now`, jitter from a seed.
+///
+/// Its durable form is the [`Checkpoint`] (taken after every acknowledged part); the token and
+/// the buffered part are deliberately not part of it.
+///
+/// ```
+/// use kommo_files_model::upload::{Action, SourceInfo, UploadConfig, UploadMachine};
+/// use kommo_files_model::{endpoint::DriveHost, wire::NewSession, AccessToken, BaseUrl};
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// let drive = DriveHost::new(BaseUrl::parse("https://drive-c.kommo.com")?, AccessToken::new("t")?);
+/// let data = b"hello world".to_vec();
+/// let mut machine = UploadMachine::new(
+///     drive,
+///     NewSession::new("hello.txt", data.len() as u64),
+///     SourceInfo::of_size(data.len() as u64),
+///     UploadConfig::default(),
+///     42, // jitter seed
+/// );
+/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// // A fake server: a session with 4-byte parts, then one answer per part.
+/// let mut sent_parts = 0;
+/// let file = loop {
+///     match machine.poll_action(now) {
+///         Action::Read { offset, len } => {
+///             let start = offset as usize;
+///             machine.handle_read(data[start..start + len].to_vec().into(), now);
+///         }
+///         Action::Send(request) if request.uri().path() == "/v1.0/sessions" => {
+///             let body = r#"{"session_id":1,"upload_url":"https://drive-c.kommo.com/upload/p1",
+///                            "max_file_size":314572800,"max_part_size":4}"#;
+///             machine.handle_response(Ok(http::Response::new(body.into())), now);
+///         }
+///         Action::Send(_part) => {
+///             sent_parts += 1;
+///             let body = if sent_parts < 3 {
+///                 format!(r#"{{"session_id":1,"next_url":"https://drive-c.kommo.com/upload/p{}"}}"#, sent_parts + 1)
+///             } else {
+///                 r#"{"uuid":"f","name":"hello","size":11}"#.to_owned()
+///             };
+///             let mut response = http::Response::new(body.into());
+///             *response.status_mut() = if sent_parts < 3 { http::StatusCode::ACCEPTED } else { http::StatusCode::OK };
+///             machine.handle_response(Ok(response), now);
+///         }
+///         Action::Done(file) => break file,
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// };
+/// assert_eq!(file.size, 11);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct UploadMachine {
+    drive: DriveHost,
+    request: NewSession,
+    source: SourceInfo,
+    config: UploadConfig,
+    jitter: Jitter,
+    session: Option<Session>,
+    /// Bytes the server acknowledged in the current session.
+    acknowledged: u64,
+    /// SHA-256 of `[0, acknowledged)` (or of the verified prefix while verifying).
+    prefix: PrefixHash,
+    verification: Option<Verification>,
+    /// The bytes of the next part, kept until acknowledged so a retry can resend them.
+    part: Option<Bytes>,
+    in_flight: Option<InFlight>,
+    wait_until: Option<SystemTime>,
+    failures: Failures,
+    restarts: u32,
+    outcome: Option<Result<FileObject, UploadError>>,
+    events: VecDeque<UploadEvent>,
+}
+
+impl UploadMachine {
+    /// A new upload of `source` as described by `request` (`file_size` is taken from `source`).
+    pub fn new(
+        drive: DriveHost,
+        mut request: NewSession,
+        source: SourceInfo,
+        config: UploadConfig,
+        jitter_seed: u64,
+    ) -> Self {
+        request.file_size = source.size;
+        Self {
+            drive,
+            request,
+            source,
+            config,
+            jitter: Jitter::new(jitter_seed),
+            session: None,
+            acknowledged: 0,
+            prefix: PrefixHash::default(),
+            verification: None,
+            part: None,
+            in_flight: None,
+            wait_until: None,
+            failures: Failures::default(),
+            restarts: 0,
+            outcome: None,
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Continues the upload of `checkpoint` in this process.
+    ///
+    /// Refused when the session has expired (or will within the configured margin), when the
+    /// drive host differs, or when the source's size or modification time changed. The
+    /// acknowledged prefix is then re-read and hashed (as [`Action::Read`]s) before any part is
+    /// sent; different bytes stop the upload with [`UploadError::SourceChanged`].
+    pub fn resume(
+        drive: DriveHost,
+        checkpoint: Checkpoint,
+        source: SourceInfo,
+        config: UploadConfig,
+        now: SystemTime,
+        jitter_seed: u64,
+    ) -> Result<Self, UploadError> {
+        let mismatch = |message: String| {
+            UploadError::Checkpoint(CheckpointError::Invalid { path: ".".to_owned(), message })
+        };
+        if checkpoint.format != CHECKPOINT_FORMAT || checkpoint.version != CHECKPOINT_VERSION {
+            return Err(UploadError::Checkpoint(CheckpointError::UnsupportedVersion {
+                found: checkpoint.version,
+                supported: CHECKPOINT_VERSION,
+            }));
+        }
+        if checkpoint.drive_url != drive.base {
+            return Err(mismatch(format!(
+                "taken on {}, resuming on {}",
+                checkpoint.drive_url, drive.base
+            )));
+        }
+        drive.base.check(&checkpoint.next_url).map_err(UploadError::ForeignUrl)?;
+        if unix_seconds(now) + config.expiry_margin.as_secs() >= checkpoint.session_expires_at {
+            return Err(UploadError::SessionExpired { expired_at: checkpoint.session_expires_at });
+        }
+        let fingerprint = &checkpoint.source;
+        if fingerprint.size != source.size || checkpoint.session.file_size != source.size {
+            return Err(UploadError::SourceChanged(SourceChange::Size {
+                was: fingerprint.size,
+                now: source.size,
+            }));
+        }
+        if fingerprint.modified.is_some() && fingerprint.modified != source.modified {
+            return Err(UploadError::SourceChanged(SourceChange::Modified));
+        }
+        if checkpoint.offset > source.size {
+            return Err(mismatch(format!("offset {} beyond the source", checkpoint.offset)));
+        }
+        let max_part_size = check_part_size(checkpoint.max_part_size, &config)?;
+        let mut machine = Self::new(drive, checkpoint.session, source, config, jitter_seed);
+        machine.session = Some(Session {
+            id: checkpoint.session_id,
+            url: checkpoint.next_url,
+            max_part_size,
+            max_file_size: checkpoint.max_file_size,
+            opened_at: checkpoint.session_opened_at,
+            expires_at: checkpoint.session_expires_at,
+        });
+        machine.acknowledged = checkpoint.offset;
+        machine.verification = Some(Verification {
+            target: checkpoint.offset,
+            expected_sha256: checkpoint.source.prefix_sha256,
+        });
+        Ok(machine)
+    }
+
+    /// The next thing to do at time `now`.
+    pub fn poll_action(&mut self, now: SystemTime) -> Action {
+        if let Some(outcome) = &self.outcome {
+            return match outcome {
+                Ok(file) => Action::Done(Box::new(file.clone())),
+                Err(error) => Action::Failed(error.clone()),
+            };
+        }
+        if self.in_flight.is_some() {
+            return Action::AwaitResponse;
+        }
+        if let Some(until) = self.wait_until {
+            if now < until {
+                return Action::Wait { until };
+            }
+            self.wait_until = None;
+        }
+        if let Some(verification) = &self.verification {
+            let chunk = self.session.as_ref().map_or(1 << 20, |s| s.max_part_size);
+            let len = chunk.min(verification.target - self.prefix.len());
+            return Action::Read { offset: self.prefix.len(), len: len as usize };
+        }
+        let Some(session) = &self.session else {
+            self.in_flight = Some(InFlight::Session);
+            return Action::Send(endpoint::create_session_request(&self.drive, &self.request));
+        };
+        if unix_seconds(now) >= session.expires_at {
+            // Sending would only earn a 404; treat it as the lost session it is.
+            self.session_lost();
+            return self.poll_action(now);
+        }
+        let Some(part) = &self.part else {
+            let len = session.max_part_size.min(self.source.size - self.acknowledged);
+            return Action::Read { offset: self.acknowledged, len: len as usize };
+        };
+        match endpoint::upload_part_request(&self.drive, &session.url, part.clone()) {
+            Ok(request) => {
+                self.in_flight = Some(InFlight::Part);
+                Action::Send(request)
+            }
+            Err(error) => self.fail(UploadError::ForeignUrl(error)),
+        }
+    }
+
+    /// The next event, if any. Drain after every step.
+    pub fn poll_event(&mut self) -> Option<UploadEvent> {
+        self.events.pop_front()
+    }
+
+    /// The bytes the last [`Action::Read`] asked for.
+    pub fn handle_read(&mut self, bytes: Bytes, _now: SystemTime) {
+        if let Some(verification) = &self.verification {
+            let expected = (verification.target - self.prefix.len()).min(
+                self.session.as_ref().map_or(1 << 20, |s| s.max_part_size),
+            );
+            if (bytes.len() as u64) != expected {
+                let offset = self.prefix.len();
+                self.fail(short_read(offset, expected, &bytes));
+                return;
+            }
+            self.prefix.update(&bytes);
+            if self.prefix.len() == verification.target {
+                if self.prefix.hex() != verification.expected_sha256 {
+                    let offset = verification.target;
+                    self.fail(UploadError::SourceChanged(SourceChange::Content { offset }));
+                    return;
+                }
+                self.verification = None;
+                self.events.push_back(UploadEvent::Verified { offset: self.acknowledged });
+                self.events.push_back(UploadEvent::Progress {
+                    acknowledged: self.acknowledged,
+                    total: self.source.size,
+                });
+            }
+            return;
+        }
+        let Some(session) = &self.session else { return };
+        let expected = session.max_part_size.min(self.source.size - self.acknowledged);
+        if bytes.len() as u64 != expected {
+            self.fail(short_read(self.acknowledged, expected, &bytes));
+            return;
+        }
+        self.part = Some(bytes);
+    }
+
+    /// The outcome of the last [`Action::Send`]: a response (any status) or a transport failure.
+    pub fn handle_response(
+        &mut self,
+        result: Result<Response<Bytes>, SendFailure>,
+        now: SystemTime,
+    ) {
+        match self.in_flight.take() {
+            Some(InFlight::Session) => self.on_session_answer(result, now),
+            Some(InFlight::Part) => self.on_part_answer(result, now),
+            None => {}
+        }
+    }
+
+    /// The checkpoint of the current state, once a session is open.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let session = self.session.as_ref()?;
+        if self.verification.is_some() {
+            return None;
+        }
+        Some(Checkpoint {
+            format: CHECKPOINT_FORMAT.to_owned(),
+            version: CHECKPOINT_VERSION,
+            drive_url: self.drive.base.clone(),
+            session: self.request.clone(),
+            session_id: session.id,
+            next_url: session.url.clone(),
+            offset: self.acknowledged,
+            max_part_size: session.max_part_size,
+            max_file_size: session.max_file_size,
+            session_opened_at: session.opened_at,
+            session_expires_at: session.expires_at,
+            source: SourceFingerprint {
+                size: self.source.size,
+                modified: self.source.modified,
+                prefix_sha256: self.prefix.hex(),
+            },
+        })
+    }
+
+    /// Bytes the server has acknowledged in the current session.
+    pub fn acknowledged(&self) -> u64 {
+        self.acknowledged
+    }
+
+    /// The size of the upload.
+    pub fn total(&self) -> u64 {
+        self.source.size
+    }
+
+    /// The largest part the current session asks for (what a driver's buffer must hold).
+    pub fn part_size(&self) -> Option<u64> {
+        self.session.as_ref().map(|s| s.max_part_size)
+    }
+
+    fn on_session_answer(&mut self, result: Result<Response<Bytes>, SendFailure>, now: SystemTime) {
+        let response = match result {
+            Ok(response) => response,
+            Err(failure) => return self.retry_or_fail(None, UploadError::Transport(failure), None, now),
+        };
+        let session = match endpoint::parse_create_session(&response) {
+            Ok(session) => session,
+            Err(error) => return self.on_api_error(None, error, now),
+        };
+        match self.open(session, now) {
+            Ok(()) => self.failures = Failures::default(),
+            Err(error) => {
+                self.fail(error);
+            }
+        }
+    }
+
+    /// Validates a new session before a single byte goes out.
+    fn open(&mut self, session: UploadSession, now: SystemTime) -> Result<(), UploadError> {
+        let max_part_size = check_part_size(session.max_part_size, &self.config)?;
+        if self.source.size > session.max_file_size {
+            return Err(UploadError::FileTooLarge {
+                size: self.source.size,
+                max: session.max_file_size,
+            });
+        }
+        self.drive.base.check(&session.upload_url).map_err(UploadError::ForeignUrl)?;
+        let opened_at = unix_seconds(now);
+        let expires_at = opened_at + SESSION_LIFETIME.as_secs();
+        self.events
+            .push_back(UploadEvent::SessionOpened { session_id: session.session_id, expires_at });
+        self.session = Some(Session {
+            id: session.session_id,
+            url: session.upload_url,
+            max_part_size,
+            max_file_size: session.max_file_size,
+            opened_at,
+            expires_at,
+        });
+        Ok(())
+    }
+
+    fn on_part_answer(&mut self, result: Result<Response<Bytes>, SendFailure>, now: SystemTime) {
+        let part_number = self.part_number();
+        let response = match result {
+            Ok(response) => response,
+            // An ambiguous failure: the part may be stored. It is sent again, to the same URL,
+            // and the server decides (a replaying server answers as before; a strict one 404s).
+            Err(failure) => {
+                return self.retry_or_fail(part_number, UploadError::Transport(failure), None, now)
+            }
+        };
+        let outcome = match endpoint::parse_upload_part(&response) {
+            Ok(outcome) => outcome,
+            Err(error @ ApiError::Decode { .. }) => {
+                self.fail(UploadError::Protocol(ProtocolViolation::BadAnswer(Box::new(error))));
+                return;
+            }
+            Err(error) if error.status() == StatusCode::NOT_FOUND => return self.session_lost(),
+            Err(error) => return self.on_api_error(part_number, error, now),
+        };
+        let part_len = self.part.as_ref().map_or(0, |p| p.len() as u64);
+        let sent = self.acknowledged + part_len;
+        let size = self.source.size;
+        match outcome {
+            PartOutcome::Next(next) => {
+                if sent >= size {
+                    self.fail(UploadError::Protocol(ProtocolViolation::MoreExpected { size }));
+                    return;
+                }
+                if let Err(error) = self.drive.base.check(&next.next_url) {
+                    self.fail(UploadError::ForeignUrl(error));
+                    return;
+                }
+                if let Some(session) = &mut self.session {
+                    session.url = next.next_url;
+                }
+                self.acknowledge();
+                if let Some(checkpoint) = self.checkpoint() {
+                    self.events.push_back(UploadEvent::Checkpoint(Box::new(checkpoint)));
+                }
+            }
+            PartOutcome::Complete(file) => {
+                if sent < size {
+                    self.fail(UploadError::Protocol(ProtocolViolation::EarlyFinal { sent, size }));
+                    return;
+                }
+                if file.size != size {
+                    self.fail(UploadError::Protocol(ProtocolViolation::SizeMismatch {
+                        stored: file.size,
+                        size,
+                    }));
+                    return;
+                }
+                self.acknowledge();
+                self.outcome = Some(Ok(*file));
+            }
+        }
+    }
+
+    /// The current part is on the server: count it, hash it, drop it.
+    fn acknowledge(&mut self) {
+        if let Some(part) = self.part.take() {
+            self.prefix.update(&part);
+            self.acknowledged += part.len() as u64;
+        }
+        self.failures = Failures::default();
+        self.events.push_back(UploadEvent::Progress {
+            acknowledged: self.acknowledged,
+            total: self.source.size,
+        });
+    }
+
+    fn on_api_error(&mut self, part: Option<u64>, error: ApiError, now: SystemTime) {
+        let status = error.status();
+        if matches!(error, ApiError::Status { .. }) && is_retryable_status(status) {
+            let hint = error.retry_after().map(|r| r.delay_from(now));
+            self.retry_or_fail(part, UploadError::Api(Box::new(error)), hint, now);
+        } else {
+            self.fail(UploadError::Api(Box::new(error)));
+        }
+    }
+
+    fn retry_or_fail(
+        &mut self,
+        part: Option<u64>,
+        error: UploadError,
+        hint: Option<Duration>,
+        now: SystemTime,
+    ) {
+        if let UploadError::Transport(failure) = &error {
+            if !failure.is_retryable() {
+                self.fail(error);
+                return;
+            }
+        }
+        self.failures.count += 1;
+        let first_at = *self.failures.first_at.get_or_insert(now);
+        let decision =
+            self.config.retry.decide(self.failures.count, first_at, now, hint, &mut self.jitter);
+        match decision {
+            RetryDecision::RetryAfter(delay) => {
+                self.wait_until = Some(now + delay);
+                self.events.push_back(UploadEvent::Retrying {
+                    part,
+                    failures: self.failures.count,
+                    delay,
+                    reason: error.to_string(),
+                });
+            }
+            _ => {
+                let elapsed = now.duration_since(first_at).unwrap_or_default();
+                let attempts = self.failures.count;
+                self.fail(UploadError::RetriesExhausted { attempts, elapsed, last: Box::new(error) });
+            }
+        }
+    }
+
+    /// The session is gone: start over from byte 0 if the policy allows, fail otherwise.
+    fn session_lost(&mut self) {
+        let allowed = match self.config.on_session_lost {
+            SessionLostPolicy::Restart { max_restarts } => self.restarts < max_restarts,
+            SessionLostPolicy::Fail => false,
+        };
+        if !allowed {
+            self.fail(UploadError::SessionLost { restarts: self.restarts });
+            return;
+        }
+        self.restarts += 1;
+        self.session = None;
+        self.acknowledged = 0;
+        self.prefix = PrefixHash::default();
+        self.part = None;
+        self.failures = Failures::default();
+        self.events.push_back(UploadEvent::Restarted { restart: self.restarts });
+    }
+
+    fn fail(&mut self, error: UploadError) -> Action {
+        self.outcome = Some(Err(error.clone()));
+        Action::Failed(error)
+    }
+
+    /// 1-based number of the part being sent.
+    fn part_number(&self) -> Option<u64> {
+        let size = self.session.as_ref()?.max_part_size;
+        Some(self.acknowledged / size + 1)
+    }
+}
+
+fn check_part_size(max_part_size: u64, config: &UploadConfig) -> Result<u64, UploadError> {
+    if max_part_size == 0 || max_part_size > config.part_size_limit {
+        return Err(UploadError::UnusablePartSize {
+            max_part_size,
+            limit: config.part_size_limit,
+        });
+    }
+    Ok(max_part_size)
+}
+
+fn short_read(offset: u64, expected: u64, bytes: &Bytes) -> UploadError {
+    UploadError::SourceChanged(SourceChange::ShortRead { offset, expected, got: bytes.len() as u64 })
+}
+
+fn unix_seconds(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,122 @@
+//! What we know of the bytes being uploaded, to refuse resuming over a changed source.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Size and modification time of the source, as the driver read them (no clock, no file here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SourceInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, when the source has one (a file does; a reader may not).
+    pub modified: Option<ModifiedTime>,
+}
+
+impl SourceInfo {
+    /// A source of `size` bytes without a modification time.
+    pub fn of_size(size: u64) -> Self {
+        Self { size, modified: None }
+    }
+
+    /// A source of `size` bytes last modified at `modified`.
+    pub fn new(size: u64, modified: Option<ModifiedTime>) -> Self {
+        Self { size, modified }
+    }
+}
+
+/// A modification time as Unix seconds and nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ModifiedTime {
+    /// Seconds since the Unix epoch.
+    pub unix_seconds: i64,
+    /// Nanoseconds within the second.
+    pub nanos: u32,
+}
+
+impl ModifiedTime {
+    /// The time of `std::fs::Metadata::modified()` (pass the `SystemTime` it returned).
+    pub fn from_system_time(time: std::time::SystemTime) -> Self {
+        match time.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Self { unix_seconds: d.as_secs() as i64, nanos: d.subsec_nanos() },
+            Err(before) => {
+                let d = before.duration();
+                Self { unix_seconds: -(d.as_secs() as i64), nanos: d.subsec_nanos() }
+            }
+        }
+    }
+}
+
+/// The fingerprint a checkpoint keeps: size, modification time and the SHA-256 of the bytes the
+/// server already acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SourceFingerprint {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, if known.
+    pub modified: Option<ModifiedTime>,
+    /// Lowercase hex SHA-256 of bytes `[0, offset)`.
+    pub prefix_sha256: String,
+}
+
+/// How the source differs from the one the checkpoint was taken of.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceChange {
+    /// Another size.
+    #[error("its size changed from {was} to {now} bytes")]
+    Size {
+        /// Size in the checkpoint.
+        was: u64,
+        /// Size now.
+        now: u64,
+    },
+    /// Another modification time.
+    #[error("it was modified after the checkpoint was taken")]
+    Modified,
+    /// The bytes already uploaded are not the same any more.
+    #[error("the first {offset} bytes are not the ones already uploaded")]
+    Content {
+        /// Length of the compared prefix.
+        offset: u64,
+    },
+    /// Fewer bytes could be read than the source's size promised.
+    #[error("expected {expected} bytes at offset {offset}, read {got}")]
+    ShortRead {
+        /// Where the read started.
+        offset: u64,
+        /// Bytes asked for.
+        expected: u64,
+        /// Bytes received.
+        got: u64,
+    },
+}
+
+/// A running SHA-256 with its length.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PrefixHash {
+    hasher: Sha256,
+    len: u64,
+}
+
+impl PrefixHash {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub(crate) fn hex(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
