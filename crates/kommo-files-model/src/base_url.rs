@@ -60,7 +60,9 @@ impl BaseUrl {
     /// ```
     pub fn for_account(subdomain: &str, domain: &str) -> Result<Self, UrlError> {
         let valid = |s: &str| {
-            !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         };
         if !valid(subdomain) || subdomain.contains('.') || !valid(domain) {
             return Err(UrlError::Invalid(format!("{subdomain}.{domain}")));
@@ -95,7 +97,10 @@ impl BaseUrl {
         if self.owns(url) {
             Ok(url)
         } else {
-            Err(UrlError::ForeignOrigin { url: url.to_owned(), expected: self.origin.clone() })
+            Err(UrlError::ForeignOrigin {
+                url: url.to_owned(),
+                expected: self.origin.clone(),
+            })
         }
     }
 }
@@ -114,7 +119,9 @@ pub(crate) fn origin_of(url: &str) -> Option<&str> {
     let authority = &rest[..end];
     // Userinfo would let `https://drive.kommo.com@evil.example` pass a naive prefix check.
     let valid = !authority.is_empty()
-        && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
     valid.then(|| &url[..scheme_len + end])
 }
 

@@ -90,14 +90,24 @@ impl ApiError {
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Status { status, problem, body, retry_after } => f
+            Self::Status {
+                status,
+                problem,
+                body,
+                retry_after,
+            } => f
                 .debug_struct("Status")
                 .field("status", status)
                 .field("problem", problem)
                 .field("body", &BodyPreview(body))
                 .field("retry_after", retry_after)
                 .finish(),
-            Self::Decode { status, path, message, body } => f
+            Self::Decode {
+                status,
+                path,
+                message,
+                body,
+            } => f
                 .debug_struct("Decode")
                 .field("status", status)
                 .field("path", path)
@@ -141,7 +151,11 @@ fn status_message(status: StatusCode, problem: Option<&Problem>, body: &[u8]) ->
     if let Some(problem) = problem {
         for item in problem.validation_errors.iter().flat_map(|v| &v.errors) {
             let path = item.path.as_deref().unwrap_or("?");
-            let detail = item.detail.as_deref().or(item.code.as_deref()).unwrap_or("invalid");
+            let detail = item
+                .detail
+                .as_deref()
+                .or(item.code.as_deref())
+                .unwrap_or("invalid");
             message.push_str(&format!("; {path}: {detail}"));
         }
     }

@@ -31,8 +31,13 @@ impl TokenBucket {
     /// `per_second` requests per second (at least 1) with bursts of up to `burst` (at least 1).
     pub fn new(per_second: u32, burst: u32) -> Self {
         // Rounded up so that the rate is never exceeded.
-        let interval = Duration::from_nanos(1_000_000_000u64.div_ceil(u64::from(per_second.max(1))));
-        Self { interval, tolerance: interval * (burst.max(1) - 1), next_free: Duration::ZERO }
+        let interval =
+            Duration::from_nanos(1_000_000_000u64.div_ceil(u64::from(per_second.max(1))));
+        Self {
+            interval,
+            tolerance: interval * (burst.max(1) - 1),
+            next_free: Duration::ZERO,
+        }
     }
 
     /// 7 requests per second, no bursts: never more than 7 in any one-second window.
@@ -73,7 +78,9 @@ mod tests {
             sent.push(bucket.reserve(now));
         }
         for (i, start) in sent.iter().enumerate() {
-            let in_window = sent[i..].iter().take_while(|t| **t < *start + Duration::from_secs(1));
+            let in_window = sent[i..]
+                .iter()
+                .take_while(|t| **t < *start + Duration::from_secs(1));
             assert!(in_window.count() <= 7);
         }
         assert!(sent.windows(2).all(|w| w[0] <= w[1]));
@@ -82,7 +89,10 @@ mod tests {
     #[test]
     fn sustained_rate_is_the_configured_rate() {
         let mut bucket = TokenBucket::new(7, 1);
-        let last = (0..700).map(|_| bucket.reserve(Duration::ZERO)).last().unwrap();
+        let last = (0..700)
+            .map(|_| bucket.reserve(Duration::ZERO))
+            .last()
+            .unwrap();
         let rate = 699.0 / last.as_secs_f64();
         assert!((6.99..=7.0).contains(&rate), "{rate}");
     }

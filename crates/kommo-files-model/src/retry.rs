@@ -35,7 +35,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Never retry.
     pub fn never() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
     }
 
     /// The policy with `max_attempts` attempts.
@@ -69,7 +72,10 @@ impl RetryPolicy {
     /// ```
     pub fn backoff(&self, retry: u32, unit: f64) -> Duration {
         let exponent = retry.saturating_sub(1).min(32);
-        let ceiling = self.base_delay.saturating_mul(1u32 << exponent.min(31)).min(self.max_delay);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << exponent.min(31))
+            .min(self.max_delay);
         ceiling.mul_f64(unit.clamp(0.0, 1.0))
     }
 
@@ -159,11 +165,20 @@ mod tests {
         let policy = RetryPolicy::default().with_max_attempts(3);
         let t0 = UNIX_EPOCH + Duration::from_secs(1_000);
         let mut jitter = Jitter::new(7);
-        assert!(matches!(policy.decide(2, t0, t0, None, &mut jitter), RetryDecision::RetryAfter(_)));
-        assert_eq!(policy.decide(3, t0, t0, None, &mut jitter), RetryDecision::GiveUp);
+        assert!(matches!(
+            policy.decide(2, t0, t0, None, &mut jitter),
+            RetryDecision::RetryAfter(_)
+        ));
+        assert_eq!(
+            policy.decide(3, t0, t0, None, &mut jitter),
+            RetryDecision::GiveUp
+        );
         let late = t0 + Duration::from_secs(299);
         let hint = Some(Duration::from_secs(2));
-        assert_eq!(policy.decide(1, t0, late, hint, &mut jitter), RetryDecision::GiveUp);
+        assert_eq!(
+            policy.decide(1, t0, late, hint, &mut jitter),
+            RetryDecision::GiveUp
+        );
         assert_eq!(
             policy.decide(1, t0, t0, hint, &mut jitter),
             RetryDecision::RetryAfter(Duration::from_secs(2))
@@ -184,10 +199,16 @@ mod tests {
     #[test]
     fn retryable_statuses() {
         for code in [408, 429, 500, 502, 503, 504] {
-            assert!(is_retryable_status(StatusCode::from_u16(code).unwrap()), "{code}");
+            assert!(
+                is_retryable_status(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
         }
         for code in [400, 401, 403, 404, 409, 413] {
-            assert!(!is_retryable_status(StatusCode::from_u16(code).unwrap()), "{code}");
+            assert!(
+                !is_retryable_status(StatusCode::from_u16(code).unwrap()),
+                "{code}"
+            );
         }
     }
 }

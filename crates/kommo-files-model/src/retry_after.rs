@@ -58,8 +58,9 @@ fn parse_imf_fixdate(value: &str) -> Option<u64> {
     if fields.next()? != "GMT" || fields.next().is_some() {
         return None;
     }
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
     let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
@@ -87,8 +88,14 @@ mod tests {
 
     #[test]
     fn http_dates() {
-        assert_eq!(RetryAfter::parse("Sun, 06 Nov 1994 08:49:37 GMT"), Some(RetryAfter::At(784111777)));
-        assert_eq!(RetryAfter::parse("Thu, 01 Jan 1970 00:00:00 GMT"), Some(RetryAfter::At(0)));
+        assert_eq!(
+            RetryAfter::parse("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(RetryAfter::At(784111777))
+        );
+        assert_eq!(
+            RetryAfter::parse("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(RetryAfter::At(0))
+        );
         assert_eq!(RetryAfter::parse("Sun, 06 Nov 1994 08:49:37 UTC"), None);
         assert_eq!(RetryAfter::parse("Sun, 06 Foo 1994 08:49:37 GMT"), None);
         assert_eq!(RetryAfter::parse("-5"), None);
@@ -99,7 +106,13 @@ mod tests {
     fn delay_is_never_negative() {
         let now = UNIX_EPOCH + Duration::from_secs(1000);
         assert_eq!(RetryAfter::At(10).delay_from(now), Duration::ZERO);
-        assert_eq!(RetryAfter::At(1010).delay_from(now), Duration::from_secs(10));
-        assert_eq!(RetryAfter::Seconds(3).delay_from(now), Duration::from_secs(3));
+        assert_eq!(
+            RetryAfter::At(1010).delay_from(now),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            RetryAfter::Seconds(3).delay_from(now),
+            Duration::from_secs(3)
+        );
     }
 }

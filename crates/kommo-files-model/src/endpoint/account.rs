@@ -36,6 +36,8 @@ pub fn parse_drive_url(response: &Response<Bytes>) -> Result<BaseUrl, ApiError> 
         message,
         body: response.body().clone(),
     };
-    let url = account.drive_url.ok_or_else(|| invalid("missing".to_owned()))?;
+    let url = account
+        .drive_url
+        .ok_or_else(|| invalid("missing".to_owned()))?;
     BaseUrl::parse(&url).map_err(|e| invalid(e.to_string()))
 }

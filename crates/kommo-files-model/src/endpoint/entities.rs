@@ -53,8 +53,13 @@ pub fn entity_files_request(
     query: EntityFilesQuery,
 ) -> Request<Bytes> {
     let mut q = Query::default();
-    q.push_opt("limit", query.limit).push_opt("before_id", query.before_id);
-    let url = host.base.join(&format!("{}/files{}", entity_path(entity, id), q.to_suffix()));
+    q.push_opt("limit", query.limit)
+        .push_opt("before_id", query.before_id);
+    let url = host.base.join(&format!(
+        "{}/files{}",
+        entity_path(entity, id),
+        q.to_suffix()
+    ));
     authorized_own(Method::GET, &url, &host.token, None)
 }
 
@@ -67,7 +72,10 @@ pub fn parse_entity_files(response: &Response<Bytes>) -> Result<EntityFileLinks,
 }
 
 fn link_body(file_uuids: &[impl AsRef<str>]) -> Bytes {
-    let refs: Vec<FileUuidRef> = file_uuids.iter().map(|u| FileUuidRef::new(u.as_ref())).collect();
+    let refs: Vec<FileUuidRef> = file_uuids
+        .iter()
+        .map(|u| FileUuidRef::new(u.as_ref()))
+        .collect();
     json_body(&refs)
 }
 
@@ -78,7 +86,9 @@ pub fn attach_files_request(
     id: i64,
     file_uuids: &[impl AsRef<str>],
 ) -> Request<Bytes> {
-    let url = host.base.join(&format!("{}/files", entity_path(entity, id)));
+    let url = host
+        .base
+        .join(&format!("{}/files", entity_path(entity, id)));
     authorized_own(Method::PUT, &url, &host.token, Some(link_body(file_uuids)))
 }
 
@@ -89,18 +99,30 @@ pub fn detach_files_request(
     id: i64,
     file_uuids: &[impl AsRef<str>],
 ) -> Request<Bytes> {
-    let url = host.base.join(&format!("{}/files", entity_path(entity, id)));
-    authorized_own(Method::DELETE, &url, &host.token, Some(link_body(file_uuids)))
+    let url = host
+        .base
+        .join(&format!("{}/files", entity_path(entity, id)));
+    authorized_own(
+        Method::DELETE,
+        &url,
+        &host.token,
+        Some(link_body(file_uuids)),
+    )
 }
 
 /// Parses attach or detach: 202 without body (amoCRM RU), 200 `{}` (Kommo), or 204.
 pub fn parse_link_change(response: &Response<Bytes>) -> Result<(), ApiError> {
-    expect_empty(response, &[StatusCode::ACCEPTED, StatusCode::OK, StatusCode::NO_CONTENT])
+    expect_empty(
+        response,
+        &[StatusCode::ACCEPTED, StatusCode::OK, StatusCode::NO_CONTENT],
+    )
 }
 
 /// `GET /api/v4/files/{uuid}/links`: the entities a file is linked to (endpoint 13).
 pub fn file_entities_request(host: &AccountHost, file_uuid: &str) -> Request<Bytes> {
-    let url = host.base.join(&format!("/api/v4/files/{}/links", encode(file_uuid)));
+    let url = host
+        .base
+        .join(&format!("/api/v4/files/{}/links", encode(file_uuid)));
     authorized_own(Method::GET, &url, &host.token, None)
 }
 
@@ -118,7 +140,9 @@ pub fn notes_request(
     entity: &EntityType,
     notes: &[serde_json::Value],
 ) -> Request<Bytes> {
-    let url = host.base.join(&format!("/api/v4/{}/notes", encode(entity.as_str())));
+    let url = host
+        .base
+        .join(&format!("/api/v4/{}/notes", encode(entity.as_str())));
     authorized_own(Method::POST, &url, &host.token, Some(json_body(notes)))
 }
 
@@ -157,7 +181,9 @@ pub fn parse_created_notes(response: &Response<Bytes>) -> Result<CreatedNotes, A
 
 /// `GET /api/v4/{entity}/{id}/notes`: reads an entity's notes back.
 pub fn read_notes_request(host: &AccountHost, entity: &EntityType, id: i64) -> Request<Bytes> {
-    let url = host.base.join(&format!("{}/notes", entity_path(entity, id)));
+    let url = host
+        .base
+        .join(&format!("{}/notes", entity_path(entity, id)));
     authorized_own(Method::GET, &url, &host.token, None)
 }
 
@@ -187,7 +213,10 @@ pub fn set_file_field_request(
     field_id: i64,
     values: &[FileFieldValue],
 ) -> Request<Bytes> {
-    let values: Vec<_> = values.iter().map(|v| serde_json::json!({ "value": v })).collect();
+    let values: Vec<_> = values
+        .iter()
+        .map(|v| serde_json::json!({ "value": v }))
+        .collect();
     let body = serde_json::json!({
         "custom_fields_values": [ { "field_id": field_id, "values": values } ]
     });
@@ -197,7 +226,12 @@ pub fn set_file_field_request(
 
 /// `GET /api/v4/{entity}/{id}`: reads an entity (to read its file field back).
 pub fn entity_request(host: &AccountHost, entity: &EntityType, id: i64) -> Request<Bytes> {
-    authorized_own(Method::GET, &host.base.join(&entity_path(entity, id)), &host.token, None)
+    authorized_own(
+        Method::GET,
+        &host.base.join(&entity_path(entity, id)),
+        &host.token,
+        None,
+    )
 }
 
 /// Parses an entity (200) as JSON, for [`file_field_values`].
@@ -227,9 +261,17 @@ pub fn file_field_values(
     let fields: Vec<serde_json::Value> = decode(&response)?;
     let mut out = Vec::new();
     // Other fields have other value shapes; only the asked-for one must be a file value.
-    for field in fields.iter().filter(|f| f.get("field_id") == Some(&field_id.into())) {
+    for field in fields
+        .iter()
+        .filter(|f| f.get("field_id") == Some(&field_id.into()))
+    {
         let response = Response::new(Bytes::from(field.to_string()));
-        out.extend(decode::<Field>(&response)?.values.into_iter().map(|v| v.value));
+        out.extend(
+            decode::<Field>(&response)?
+                .values
+                .into_iter()
+                .map(|v| v.value),
+        );
     }
     Ok(out)
 }

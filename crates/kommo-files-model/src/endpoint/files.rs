@@ -295,7 +295,9 @@ fn file_path(uuid: &str) -> String {
 
 /// `GET /v1.0/files` with filters (endpoint 4).
 pub fn list_files_request(host: &DriveHost, query: &FileQuery) -> Request<Bytes> {
-    let url = host.base.join(&format!("/v1.0/files{}", query.to_query_string()));
+    let url = host
+        .base
+        .join(&format!("/v1.0/files{}", query.to_query_string()));
     authorized_own(Method::GET, &url, &host.token, None)
 }
 
@@ -316,7 +318,12 @@ pub fn parse_file_page(response: &Response<Bytes>) -> Result<FilePage, ApiError>
 
 /// `GET /v1.0/files/{uuid}` (endpoint 5).
 pub fn get_file_request(host: &DriveHost, file_uuid: &str) -> Request<Bytes> {
-    authorized_own(Method::GET, &host.base.join(&file_path(file_uuid)), &host.token, None)
+    authorized_own(
+        Method::GET,
+        &host.base.join(&file_path(file_uuid)),
+        &host.token,
+        None,
+    )
 }
 
 /// Parses a file: `None` for a missing file, which is 404 (amoCRM RU) or 204 (Kommo OpenAPI).
@@ -365,7 +372,12 @@ fn uuid_refs<'a>(uuids: &'a [impl AsRef<str>]) -> Vec<UuidRef<'a>> {
 /// `DELETE /v1.0/files` with `[{uuid}]`: moves files to the trash (endpoint 7, "Deleting files").
 pub fn delete_files_request(host: &DriveHost, uuids: &[impl AsRef<str>]) -> Request<Bytes> {
     let url = host.base.join("/v1.0/files");
-    authorized_own(Method::DELETE, &url, &host.token, Some(json_body(&uuid_refs(uuids))))
+    authorized_own(
+        Method::DELETE,
+        &url,
+        &host.token,
+        Some(json_body(&uuid_refs(uuids))),
+    )
 }
 
 /// Parses a delete: 204 without body (amoCRM RU) or 200 `{}` (Kommo OpenAPI).
@@ -376,7 +388,12 @@ pub fn parse_delete_files(response: &Response<Bytes>) -> Result<(), ApiError> {
 /// `POST /v1.0/files/restore` with `[{uuid}]` (endpoint 8).
 pub fn restore_files_request(host: &DriveHost, uuids: &[impl AsRef<str>]) -> Request<Bytes> {
     let url = host.base.join("/v1.0/files/restore");
-    authorized_own(Method::POST, &url, &host.token, Some(json_body(&uuid_refs(uuids))))
+    authorized_own(
+        Method::POST,
+        &url,
+        &host.token,
+        Some(json_body(&uuid_refs(uuids))),
+    )
 }
 
 /// Parses the restored files (200).
@@ -386,7 +403,9 @@ pub fn parse_restore_files(response: &Response<Bytes>) -> Result<RestoredFiles, 
 
 /// `GET /v1.0/files/{uuid}/versions` (endpoint 9).
 pub fn versions_request(host: &DriveHost, file_uuid: &str) -> Request<Bytes> {
-    let url = host.base.join(&format!("{}/versions", file_path(file_uuid)));
+    let url = host
+        .base
+        .join(&format!("{}/versions", file_path(file_uuid)));
     authorized_own(Method::GET, &url, &host.token, None)
 }
 
@@ -401,7 +420,9 @@ pub fn download_request(host: &DriveHost, url: &str) -> Result<Request<Bytes>, U
     if !host.base.owns(url) {
         request.headers_mut().remove(http::header::AUTHORIZATION);
     }
-    request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+    request
+        .headers_mut()
+        .insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
     Ok(request)
 }
 

@@ -12,10 +12,10 @@ mod upload;
 
 pub use account::{account_request, parse_account, parse_drive_url};
 pub use entities::{
-    attach_files_request, comment_note, detach_files_request, entity_files_request,
-    entity_request, file_entities_request, file_field_values, notes_request, parse_created_notes,
-    parse_entity, parse_entity_files, parse_file_entities, parse_link_change, parse_notes,
-    read_notes_request, set_file_field_request, EntityFilesQuery,
+    attach_files_request, comment_note, detach_files_request, entity_files_request, entity_request,
+    file_entities_request, file_field_values, notes_request, parse_created_notes, parse_entity,
+    parse_entity_files, parse_file_entities, parse_link_change, parse_notes, read_notes_request,
+    set_file_field_request, EntityFilesQuery,
 };
 pub use files::{
     delete_files_request, download_request, edit_file_request, get_file_request,
@@ -82,7 +82,10 @@ fn authorized(
     headers.insert(header::AUTHORIZATION, token.header_value());
     headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
     if json.is_some() {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
     Ok(request)
 }
@@ -115,7 +118,9 @@ fn decode<T: DeserializeOwned>(response: &Response<Bytes>) -> Result<T, ApiError
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|e| failure(e.path().to_string(), e.inner().to_string()))?;
-    deserializer.end().map_err(|e| failure(".".to_owned(), e.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|e| failure(".".to_owned(), e.to_string()))?;
     Ok(value)
 }
 

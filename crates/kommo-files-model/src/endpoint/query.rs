@@ -39,8 +39,11 @@ impl Query {
         if self.pairs.is_empty() {
             return String::new();
         }
-        let encoded: Vec<String> =
-            self.pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+        let encoded: Vec<String> = self
+            .pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
         format!("?{}", encoded.join("&"))
     }
 }
@@ -51,8 +54,14 @@ mod tests {
 
     #[test]
     fn encodes_brackets_and_unicode() {
-        assert_eq!(encode("filter[extensions][]"), "filter%5Bextensions%5D%5B%5D");
-        assert_eq!(encode("Договор 1.pdf"), "%D0%94%D0%BE%D0%B3%D0%BE%D0%B2%D0%BE%D1%80%201.pdf");
+        assert_eq!(
+            encode("filter[extensions][]"),
+            "filter%5Bextensions%5D%5B%5D"
+        );
+        assert_eq!(
+            encode("Договор 1.pdf"),
+            "%D0%94%D0%BE%D0%B3%D0%BE%D0%B2%D0%BE%D1%80%201.pdf"
+        );
         assert_eq!(encode("a/b?c&d=e#"), "a%2Fb%3Fc%26d%3De%23");
     }
 }

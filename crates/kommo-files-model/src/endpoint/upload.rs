@@ -37,9 +37,10 @@ pub fn upload_part_request(
 ) -> Result<Request<Bytes>, UrlError> {
     let mut request = authorized(Method::POST, host.base.check(url)?, &host.token, None)?;
     *request.body_mut() = part;
-    request
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     Ok(request)
 }
 

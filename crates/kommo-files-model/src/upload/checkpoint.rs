@@ -90,7 +90,10 @@ impl Checkpoint {
         let header: Header =
             serde_json::from_slice(bytes).map_err(|e| invalid(".".to_owned(), e.to_string()))?;
         if header.format != CHECKPOINT_FORMAT {
-            return Err(invalid("format".to_owned(), format!("unknown format {:?}", header.format)));
+            return Err(invalid(
+                "format".to_owned(),
+                format!("unknown format {:?}", header.format),
+            ));
         }
         if header.version != CHECKPOINT_VERSION {
             return Err(CheckpointError::UnsupportedVersion {

@@ -17,7 +17,10 @@ pub struct SendFailure {
 impl SendFailure {
     /// A failure of `kind`.
     pub fn new(kind: SendFailureKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// Whether trying again can help. Connection, timeout and I/O failures can; TLS and
@@ -95,7 +98,9 @@ pub enum UploadError {
         max: u64,
     },
     /// The server's `max_part_size` is 0 or absurdly large.
-    #[error("the server's max_part_size of {max_part_size} bytes is not usable (accepted: 1..={limit})")]
+    #[error(
+        "the server's max_part_size of {max_part_size} bytes is not usable (accepted: 1..={limit})"
+    )]
     UnusablePartSize {
         /// What the server said.
         max_part_size: u64,

@@ -294,13 +294,18 @@ impl UploadMachine {
         jitter_seed: u64,
     ) -> Result<Self, UploadError> {
         let mismatch = |message: String| {
-            UploadError::Checkpoint(CheckpointError::Invalid { path: ".".to_owned(), message })
+            UploadError::Checkpoint(CheckpointError::Invalid {
+                path: ".".to_owned(),
+                message,
+            })
         };
         if checkpoint.format != CHECKPOINT_FORMAT || checkpoint.version != CHECKPOINT_VERSION {
-            return Err(UploadError::Checkpoint(CheckpointError::UnsupportedVersion {
-                found: checkpoint.version,
-                supported: CHECKPOINT_VERSION,
-            }));
+            return Err(UploadError::Checkpoint(
+                CheckpointError::UnsupportedVersion {
+                    found: checkpoint.version,
+                    supported: CHECKPOINT_VERSION,
+                },
+            ));
         }
         if checkpoint.drive_url != drive.base {
             return Err(mismatch(format!(
@@ -308,9 +313,14 @@ impl UploadMachine {
                 checkpoint.drive_url, drive.base
             )));
         }
-        drive.base.check(&checkpoint.next_url).map_err(UploadError::ForeignUrl)?;
+        drive
+            .base
+            .check(&checkpoint.next_url)
+            .map_err(UploadError::ForeignUrl)?;
         if unix_seconds(now) + config.expiry_margin.as_secs() >= checkpoint.session_expires_at {
-            return Err(UploadError::SessionExpired { expired_at: checkpoint.session_expires_at });
+            return Err(UploadError::SessionExpired {
+                expired_at: checkpoint.session_expires_at,
+            });
         }
         let fingerprint = &checkpoint.source;
         if fingerprint.size != source.size || checkpoint.session.file_size != source.size {
@@ -323,7 +333,10 @@ impl UploadMachine {
             return Err(UploadError::SourceChanged(SourceChange::Modified));
         }
         if checkpoint.offset > source.size {
-            return Err(mismatch(format!("offset {} beyond the source", checkpoint.offset)));
+            return Err(mismatch(format!(
+                "offset {} beyond the source",
+                checkpoint.offset
+            )));
         }
         let max_part_size = check_part_size(checkpoint.max_part_size, &config)?;
         let mut machine = Self::new(drive, checkpoint.session, source, config, jitter_seed);
@@ -363,7 +376,10 @@ impl UploadMachine {
         if let Some(verification) = &self.verification {
             let chunk = self.session.as_ref().map_or(1 << 20, |s| s.max_part_size);
             let len = chunk.min(verification.target - self.prefix.len());
-            return Action::Read { offset: self.prefix.len(), len: len as usize };
+            return Action::Read {
+                offset: self.prefix.len(),
+                len: len as usize,
+            };
         }
         let Some(session) = &self.session else {
             self.in_flight = Some(InFlight::Session);
@@ -375,8 +391,13 @@ impl UploadMachine {
             return self.poll_action(now);
         }
         let Some(part) = &self.part else {
-            let len = session.max_part_size.min(self.source.size - self.acknowledged);
-            return Action::Read { offset: self.acknowledged, len: len as usize };
+            let len = session
+                .max_part_size
+                .min(self.source.size - self.acknowledged);
+            return Action::Read {
+                offset: self.acknowledged,
+                len: len as usize,
+            };
         };
         match endpoint::upload_part_request(&self.drive, &session.url, part.clone()) {
             Ok(request) => {
@@ -395,9 +416,8 @@ impl UploadMachine {
     /// The bytes the last [`Action::Read`] asked for.
     pub fn handle_read(&mut self, bytes: Bytes, _now: SystemTime) {
         if let Some(verification) = &self.verification {
-            let expected = (verification.target - self.prefix.len()).min(
-                self.session.as_ref().map_or(1 << 20, |s| s.max_part_size),
-            );
+            let expected = (verification.target - self.prefix.len())
+                .min(self.session.as_ref().map_or(1 << 20, |s| s.max_part_size));
             if (bytes.len() as u64) != expected {
                 let offset = self.prefix.len();
                 self.fail(short_read(offset, expected, &bytes));
@@ -411,7 +431,9 @@ impl UploadMachine {
                     return;
                 }
                 self.verification = None;
-                self.events.push_back(UploadEvent::Verified { offset: self.acknowledged });
+                self.events.push_back(UploadEvent::Verified {
+                    offset: self.acknowledged,
+                });
                 self.events.push_back(UploadEvent::Progress {
                     acknowledged: self.acknowledged,
                     total: self.source.size,
@@ -420,7 +442,9 @@ impl UploadMachine {
             return;
         }
         let Some(session) = &self.session else { return };
-        let expected = session.max_part_size.min(self.source.size - self.acknowledged);
+        let expected = session
+            .max_part_size
+            .min(self.source.size - self.acknowledged);
         if bytes.len() as u64 != expected {
             self.fail(short_read(self.acknowledged, expected, &bytes));
             return;
@@ -485,7 +509,9 @@ impl UploadMachine {
     fn on_session_answer(&mut self, result: Result<Response<Bytes>, SendFailure>, now: SystemTime) {
         let response = match result {
             Ok(response) => response,
-            Err(failure) => return self.retry_or_fail(None, UploadError::Transport(failure), None, now),
+            Err(failure) => {
+                return self.retry_or_fail(None, UploadError::Transport(failure), None, now)
+            }
         };
         let session = match endpoint::parse_create_session(&response) {
             Ok(session) => session,
@@ -508,11 +534,16 @@ impl UploadMachine {
                 max: session.max_file_size,
             });
         }
-        self.drive.base.check(&session.upload_url).map_err(UploadError::ForeignUrl)?;
+        self.drive
+            .base
+            .check(&session.upload_url)
+            .map_err(UploadError::ForeignUrl)?;
         let opened_at = unix_seconds(now);
         let expires_at = opened_at + SESSION_LIFETIME.as_secs();
-        self.events
-            .push_back(UploadEvent::SessionOpened { session_id: session.session_id, expires_at });
+        self.events.push_back(UploadEvent::SessionOpened {
+            session_id: session.session_id,
+            expires_at,
+        });
         self.session = Some(Session {
             id: session.session_id,
             url: session.upload_url,
@@ -537,7 +568,9 @@ impl UploadMachine {
         let outcome = match endpoint::parse_upload_part(&response) {
             Ok(outcome) => outcome,
             Err(error @ ApiError::Decode { .. }) => {
-                self.fail(UploadError::Protocol(ProtocolViolation::BadAnswer(Box::new(error))));
+                self.fail(UploadError::Protocol(ProtocolViolation::BadAnswer(
+                    Box::new(error),
+                )));
                 return;
             }
             Err(error) if error.status() == StatusCode::NOT_FOUND => return self.session_lost(),
@@ -549,7 +582,9 @@ impl UploadMachine {
         match outcome {
             PartOutcome::Next(next) => {
                 if sent >= size {
-                    self.fail(UploadError::Protocol(ProtocolViolation::MoreExpected { size }));
+                    self.fail(UploadError::Protocol(ProtocolViolation::MoreExpected {
+                        size,
+                    }));
                     return;
                 }
                 if let Err(error) = self.drive.base.check(&next.next_url) {
@@ -561,12 +596,16 @@ impl UploadMachine {
                 }
                 self.acknowledge();
                 if let Some(checkpoint) = self.checkpoint() {
-                    self.events.push_back(UploadEvent::Checkpoint(Box::new(checkpoint)));
+                    self.events
+                        .push_back(UploadEvent::Checkpoint(Box::new(checkpoint)));
                 }
             }
             PartOutcome::Complete(file) => {
                 if sent < size {
-                    self.fail(UploadError::Protocol(ProtocolViolation::EarlyFinal { sent, size }));
+                    self.fail(UploadError::Protocol(ProtocolViolation::EarlyFinal {
+                        sent,
+                        size,
+                    }));
                     return;
                 }
                 if file.size != size {
@@ -621,7 +660,9 @@ impl UploadMachine {
         self.failures.count += 1;
         let first_at = *self.failures.first_at.get_or_insert(now);
         let decision =
-            self.config.retry.decide(self.failures.count, first_at, now, hint, &mut self.jitter);
+            self.config
+                .retry
+                .decide(self.failures.count, first_at, now, hint, &mut self.jitter);
         match decision {
             RetryDecision::RetryAfter(delay) => {
                 self.wait_until = Some(now + delay);
@@ -635,7 +676,11 @@ impl UploadMachine {
             _ => {
                 let elapsed = now.duration_since(first_at).unwrap_or_default();
                 let attempts = self.failures.count;
-                self.fail(UploadError::RetriesExhausted { attempts, elapsed, last: Box::new(error) });
+                self.fail(UploadError::RetriesExhausted {
+                    attempts,
+                    elapsed,
+                    last: Box::new(error),
+                });
             }
         }
     }
@@ -647,7 +692,9 @@ impl UploadMachine {
             SessionLostPolicy::Fail => false,
         };
         if !allowed {
-            self.fail(UploadError::SessionLost { restarts: self.restarts });
+            self.fail(UploadError::SessionLost {
+                restarts: self.restarts,
+            });
             return;
         }
         self.restarts += 1;
@@ -656,7 +703,9 @@ impl UploadMachine {
         self.prefix = PrefixHash::default();
         self.part = None;
         self.failures = Failures::default();
-        self.events.push_back(UploadEvent::Restarted { restart: self.restarts });
+        self.events.push_back(UploadEvent::Restarted {
+            restart: self.restarts,
+        });
     }
 
     fn fail(&mut self, error: UploadError) -> Action {
@@ -682,7 +731,11 @@ fn check_part_size(max_part_size: u64, config: &UploadConfig) -> Result<u64, Upl
 }
 
 fn short_read(offset: u64, expected: u64, bytes: &Bytes) -> UploadError {
-    UploadError::SourceChanged(SourceChange::ShortRead { offset, expected, got: bytes.len() as u64 })
+    UploadError::SourceChanged(SourceChange::ShortRead {
+        offset,
+        expected,
+        got: bytes.len() as u64,
+    })
 }
 
 fn unix_seconds(now: SystemTime) -> u64 {

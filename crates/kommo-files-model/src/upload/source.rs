@@ -16,7 +16,10 @@ pub struct SourceInfo {
 impl SourceInfo {
     /// A source of `size` bytes without a modification time.
     pub fn of_size(size: u64) -> Self {
-        Self { size, modified: None }
+        Self {
+            size,
+            modified: None,
+        }
     }
 
     /// A source of `size` bytes last modified at `modified`.
@@ -27,7 +30,6 @@ impl SourceInfo {
 
 /// A modification time as Unix seconds and nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub struct ModifiedTime {
     /// Seconds since the Unix epoch.
     pub unix_seconds: i64,
@@ -39,10 +41,16 @@ impl ModifiedTime {
     /// The time of `std::fs::Metadata::modified()` (pass the `SystemTime` it returned).
     pub fn from_system_time(time: std::time::SystemTime) -> Self {
         match time.duration_since(std::time::UNIX_EPOCH) {
-            Ok(d) => Self { unix_seconds: d.as_secs() as i64, nanos: d.subsec_nanos() },
+            Ok(d) => Self {
+                unix_seconds: d.as_secs() as i64,
+                nanos: d.subsec_nanos(),
+            },
             Err(before) => {
                 let d = before.duration();
-                Self { unix_seconds: -(d.as_secs() as i64), nanos: d.subsec_nanos() }
+                Self {
+                    unix_seconds: -(d.as_secs() as i64),
+                    nanos: d.subsec_nanos(),
+                }
             }
         }
     }

@@ -27,7 +27,9 @@ pub struct FileUuidRef {
 impl FileUuidRef {
     /// A reference to `file_uuid`.
     pub fn new(file_uuid: impl Into<String>) -> Self {
-        Self { file_uuid: file_uuid.into() }
+        Self {
+            file_uuid: file_uuid.into(),
+        }
     }
 }
 

@@ -75,10 +75,15 @@ mod embedded_files {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     pub(super) fn serialize<S: Serializer>(files: &[FileObject], s: S) -> Result<S::Ok, S::Error> {
-        EmbeddedFiles { files: files.to_vec() }.serialize(s)
+        EmbeddedFiles {
+            files: files.to_vec(),
+        }
+        .serialize(s)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<FileObject>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<FileObject>, D::Error> {
         Ok(EmbeddedFiles::deserialize(d)?.files)
     }
 }
@@ -95,10 +100,15 @@ mod embedded_versions {
     }
 
     pub(super) fn serialize<S: Serializer>(v: &[FileVersion], s: S) -> Result<S::Ok, S::Error> {
-        EmbeddedVersions { versions: v.to_vec() }.serialize(s)
+        EmbeddedVersions {
+            versions: v.to_vec(),
+        }
+        .serialize(s)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<FileVersion>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<FileVersion>, D::Error> {
         Ok(EmbeddedVersions::deserialize(d)?.versions)
     }
 }

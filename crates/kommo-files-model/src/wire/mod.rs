@@ -22,8 +22,8 @@ pub use file::{
 };
 pub use list::{FilePage, PageLinks, RestoredFiles, VersionList};
 pub use note::{
-    AttachmentNote, AttachmentNoteParams, AttachmentRead, CreatedNote, CreatedNotes, FileFieldValue,
-    FileFieldValueRead, NoteRead,
+    AttachmentNote, AttachmentNoteParams, AttachmentRead, CreatedNote, CreatedNotes,
+    FileFieldValue, FileFieldValueRead, NoteRead,
 };
 pub use problem::{Problem, ValidationError, ValidationErrorItem};
 pub use session::{NewSession, NextPart, UploadSession};

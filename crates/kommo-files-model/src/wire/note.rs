@@ -114,7 +114,9 @@ mod embedded_notes {
         Embedded { notes: v.to_vec() }.serialize(s)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<CreatedNote>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<CreatedNote>, D::Error> {
         Ok(Embedded::deserialize(d)?.notes)
     }
 }
@@ -193,7 +195,12 @@ pub struct FileFieldValue {
 impl FileFieldValue {
     /// A value pointing at `file_uuid`.
     pub fn new(file_uuid: impl Into<String>) -> Self {
-        Self { file_uuid: file_uuid.into(), version_uuid: None, file_name: None, file_size: None }
+        Self {
+            file_uuid: file_uuid.into(),
+            version_uuid: None,
+            file_name: None,
+            file_size: None,
+        }
     }
 }
 

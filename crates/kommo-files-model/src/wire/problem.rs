@@ -18,7 +18,11 @@ pub struct Problem {
     #[serde(default)]
     pub detail: Option<String>,
     /// Per-item validation failures.
-    #[serde(default, rename = "validation-errors", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "validation-errors",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub validation_errors: Vec<ValidationError>,
 }
 

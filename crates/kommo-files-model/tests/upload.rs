@@ -1,0 +1,781 @@
+//! The upload machine driven with simulated time against a simulated drive host.
+
+mod upload_sim;
+
+use std::time::Duration;
+
+use kommo_files_model::retry::RetryPolicy;
+use kommo_files_model::upload::{
+    Checkpoint, ModifiedTime, ProtocolViolation, SendFailureKind, SessionLostPolicy, SourceChange,
+    SourceInfo, UploadConfig, UploadError, UploadEvent, UploadMachine,
+};
+use proptest::prelude::*;
+use upload_sim::{drive, t0, FakeDrive, Fault, RetryMode, Sim, T0};
+
+const PART: u64 = 1024;
+
+fn parts_of(size: u64, part: u64) -> u64 {
+    // A 0-byte file is sent as one empty part (see the machine's docs).
+    size.div_ceil(part).max(1)
+}
+
+/// After a successful upload the server holds exactly the source's bytes.
+fn assert_stored(sim: &Sim) {
+    let stored = sim
+        .server
+        .completed
+        .as_ref()
+        .expect("the server completed the file");
+    assert_eq!(stored, &sim.source, "stored bytes differ from the source");
+}
+
+/// Progress only counts acknowledged bytes, never goes back between restarts, ends at the size.
+fn assert_progress_sane(sim: &Sim) {
+    let mut last = 0;
+    for event in &sim.events {
+        match event {
+            UploadEvent::Restarted { .. } => last = 0,
+            UploadEvent::Progress {
+                acknowledged,
+                total,
+            } => {
+                assert!(
+                    *acknowledged >= last,
+                    "progress went back: {last} -> {acknowledged}"
+                );
+                assert!(
+                    *acknowledged > last || *total == 0,
+                    "progress counted twice"
+                );
+                assert!(acknowledged <= total);
+                last = *acknowledged;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(last, sim.source.len() as u64);
+}
+
+#[test]
+fn happy_path_at_several_sizes() {
+    for size in [
+        0,
+        1,
+        PART - 1,
+        PART,
+        PART + 1,
+        3 * PART,
+        3 * PART + 7,
+        10 * PART,
+    ] {
+        let mut sim = Sim::new(size as usize, FakeDrive::new(PART), UploadConfig::default());
+        let file = sim.run().unwrap_or_else(|e| panic!("size {size}: {e}"));
+        assert_eq!(file.size, size);
+        assert_stored(&sim);
+        assert_progress_sane(&sim);
+        let parts = parts_of(size, PART);
+        assert_eq!(sim.server.requests as u64, parts + 1, "size {size}");
+        assert_eq!(
+            sim.checkpoints().len() as u64,
+            parts - 1,
+            "one checkpoint per non-final part"
+        );
+        assert!(sim.waits.is_empty(), "no waiting when nothing fails");
+        // Each part is read exactly once: memory holds one part at a time.
+        assert_eq!(sim.reads.len() as u64, parts);
+        assert!(sim.reads.iter().all(|(_, len)| *len as u64 <= PART));
+    }
+}
+
+#[test]
+fn zero_byte_file_sends_one_empty_part() {
+    let mut sim = Sim::new(0, FakeDrive::new(PART), UploadConfig::default());
+    assert_eq!(sim.run().unwrap().size, 0);
+    let log: Vec<_> = sim
+        .server
+        .log
+        .iter()
+        .map(|(m, p, n)| (m.as_str(), p.as_str(), *n))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            ("POST", "/v1.0/sessions", log[0].2),
+            ("POST", "/upload/26136001-1", 0)
+        ]
+    );
+}
+
+#[test]
+fn non_final_parts_may_answer_200_or_202() {
+    let server = FakeDrive::new(PART)
+        .fault(2, Fault::NonFinal200)
+        .fault(3, Fault::NonFinal200);
+    let mut sim = Sim::new(3 * PART as usize, server, UploadConfig::default());
+    sim.run().unwrap();
+    assert_stored(&sim);
+    assert_eq!(sim.server.requests, 4);
+}
+
+/// One row of the fault table: a fault on a request, and what must follow.
+struct Row {
+    name: &'static str,
+    size: u64,
+    faults: Vec<(usize, Fault)>,
+    retry_mode: RetryMode,
+    expect: Expect,
+}
+
+enum Expect {
+    /// Success with this many requests in all and this many restarts.
+    Success { requests: usize, restarts: usize },
+    /// Failure matching the predicate, after exactly this many requests.
+    Failure {
+        requests: usize,
+        check: fn(&UploadError) -> bool,
+    },
+}
+
+fn row(name: &'static str, size: u64, faults: Vec<(usize, Fault)>, expect: Expect) -> Row {
+    Row {
+        name,
+        size,
+        faults,
+        retry_mode: RetryMode::Replay,
+        expect,
+    }
+}
+
+#[test]
+fn fault_table() {
+    use Expect::*;
+    let status = |code, body| Fault::Status(code, body, None);
+    let rows = vec![
+        row(
+            "500 on part 2 then success",
+            3 * PART,
+            vec![(3, status(500, "oops"))],
+            Success {
+                requests: 5,
+                restarts: 0,
+            },
+        ),
+        row(
+            "503 on the session request",
+            PART,
+            vec![(1, status(503, "<html>busy</html>"))],
+            Success {
+                requests: 3,
+                restarts: 0,
+            },
+        ),
+        row(
+            "429 without Retry-After",
+            2 * PART,
+            vec![(2, status(429, ""))],
+            Success {
+                requests: 4,
+                restarts: 0,
+            },
+        ),
+        row(
+            "connection reset before the server read the part",
+            3 * PART,
+            vec![(2, Fault::ResetBefore)],
+            Success {
+                requests: 5,
+                restarts: 0,
+            },
+        ),
+        row(
+            "connection refused (nothing sent)",
+            2 * PART,
+            vec![(3, Fault::Transport(SendFailureKind::Connect))],
+            Success {
+                requests: 4,
+                restarts: 0,
+            },
+        ),
+        row(
+            "timeout after the part was committed, replaying server",
+            3 * PART,
+            vec![(3, Fault::ResetAfterCommit)],
+            Success {
+                requests: 5,
+                restarts: 0,
+            },
+        ),
+        Row {
+            name: "timeout after commit, strict server: 404, new session",
+            size: 3 * PART,
+            faults: vec![(3, Fault::ResetAfterCommit)],
+            retry_mode: RetryMode::Strict,
+            // session, part 1, part 2 (stored, answer lost), part 2 again (404); then a new session and 3 parts.
+            expect: Success {
+                requests: 4 + 4,
+                restarts: 1,
+            },
+        },
+        row(
+            "404 mid-upload restarts with a new session",
+            3 * PART,
+            vec![(3, status(404, "{}"))],
+            Success {
+                requests: 3 + 4,
+                restarts: 1,
+            },
+        ),
+        row(
+            "401 is never retried",
+            3 * PART,
+            vec![(2, status(401, r#"{"detail":"Unauthorized"}"#))],
+            Failure {
+                requests: 2,
+                check: |e| matches!(e, UploadError::Api(a) if a.status() == 401),
+            },
+        ),
+        row(
+            "403 is never retried",
+            3 * PART,
+            vec![(3, status(403, "<html>blocked</html>"))],
+            Failure {
+                requests: 3,
+                check: |e| matches!(e, UploadError::Api(a) if a.status() == 403),
+            },
+        ),
+        row(
+            "400 on a part fails",
+            3 * PART,
+            vec![(2, status(400, "{}"))],
+            Failure {
+                requests: 2,
+                check: |e| e.status() == Some(http::StatusCode::BAD_REQUEST),
+            },
+        ),
+        row(
+            "TLS failure is not retried",
+            PART,
+            vec![(1, Fault::Transport(SendFailureKind::Tls))],
+            Failure {
+                requests: 1,
+                check: |e| matches!(e, UploadError::Transport(_)),
+            },
+        ),
+        row(
+            "500 six times exhausts the retries",
+            2 * PART,
+            (2..=7).map(|n| (n, status(500, "{}"))).collect(),
+            Failure {
+                requests: 7,
+                check: |e| matches!(e, UploadError::RetriesExhausted { attempts: 6, .. }),
+            },
+        ),
+        row(
+            "early final file",
+            3 * PART,
+            vec![(2, Fault::EarlyFinal)],
+            Failure {
+                requests: 2,
+                check: |e| {
+                    matches!(e,
+                UploadError::Protocol(ProtocolViolation::EarlyFinal { sent: PART, size }) if *size == 3 * PART)
+                },
+            },
+        ),
+        row(
+            "wrong final size",
+            2 * PART,
+            vec![(3, Fault::WrongFinalSize)],
+            Failure {
+                requests: 3,
+                check: |e| {
+                    matches!(
+                        e,
+                        UploadError::Protocol(ProtocolViolation::SizeMismatch { .. })
+                    )
+                },
+            },
+        ),
+        row(
+            "non-final answer without next_url",
+            3 * PART,
+            vec![(2, Fault::NoNextUrl)],
+            Failure {
+                requests: 2,
+                check: |e| matches!(e, UploadError::Protocol(ProtocolViolation::BadAnswer(_))),
+            },
+        ),
+        row(
+            "server expects bytes past the end",
+            PART,
+            vec![(2, Fault::MoreExpected)],
+            Failure {
+                requests: 2,
+                check: |e| {
+                    matches!(
+                        e,
+                        UploadError::Protocol(ProtocolViolation::MoreExpected { .. })
+                    )
+                },
+            },
+        ),
+        row(
+            "next_url on a foreign host",
+            3 * PART,
+            vec![(2, Fault::ForeignNextUrl)],
+            Failure {
+                requests: 2,
+                check: |e| matches!(e, UploadError::ForeignUrl(_)),
+            },
+        ),
+    ];
+    for row in rows {
+        let mut server = FakeDrive::new(PART);
+        server.retry_mode = row.retry_mode;
+        for (n, fault) in row.faults {
+            server = server.fault(n, fault);
+        }
+        let mut sim = Sim::new(row.size as usize, server, UploadConfig::default());
+        let result = sim.run();
+        match row.expect {
+            Expect::Success { requests, restarts } => {
+                let file = result.unwrap_or_else(|e| panic!("{}: {e}", row.name));
+                assert_eq!(file.size, row.size, "{}", row.name);
+                assert_stored(&sim);
+                assert_progress_sane(&sim);
+                assert_eq!(sim.server.requests, requests, "{}: requests", row.name);
+                assert_eq!(sim.restarts(), restarts, "{}: restarts", row.name);
+            }
+            Expect::Failure { requests, check } => {
+                let error = result
+                    .err()
+                    .unwrap_or_else(|| panic!("{}: succeeded", row.name));
+                assert!(check(&error), "{}: unexpected {error:?}", row.name);
+                assert_eq!(sim.server.requests, requests, "{}: requests", row.name);
+                assert!(sim.server.completed.is_none(), "{}", row.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn retry_after_seconds_is_honoured_exactly() {
+    let server = FakeDrive::new(PART).fault(2, Fault::Status(429, "", Some("7")));
+    let mut sim = Sim::new(2 * PART as usize, server, UploadConfig::default());
+    sim.run().unwrap();
+    assert_eq!(sim.waits, vec![Duration::from_secs(7)]);
+    let retrying = sim.events.iter().find_map(|e| match e {
+        UploadEvent::Retrying {
+            part,
+            failures,
+            delay,
+            ..
+        } => Some((*part, *failures, *delay)),
+        _ => None,
+    });
+    assert_eq!(retrying, Some((Some(1), 1, Duration::from_secs(7))));
+}
+
+#[test]
+fn retry_after_http_date_is_honoured() {
+    // T0 + 30 s as an HTTP-date; the request fails about 10 ms after T0.
+    let server = FakeDrive::new(PART).fault(
+        2,
+        Fault::Status(503, "", Some("Tue, 14 Nov 2023 22:13:50 GMT")),
+    );
+    let mut sim = Sim::new(PART as usize, server, UploadConfig::default());
+    sim.run().unwrap();
+    assert_eq!(T0 + 30, 1_700_000_030);
+    assert_eq!(sim.waits.len(), 1);
+    assert!(sim.waits[0] <= Duration::from_secs(30) && sim.waits[0] >= Duration::from_secs(29));
+}
+
+#[test]
+fn backoff_without_retry_after_uses_full_jitter_below_the_cap() {
+    let faults = (2..=5).map(|n| (n, Fault::Status(500, "", None)));
+    let mut server = FakeDrive::new(PART);
+    for (n, f) in faults {
+        server = server.fault(n, f);
+    }
+    let mut sim = Sim::new(PART as usize, server, UploadConfig::default());
+    sim.run().unwrap();
+    let caps = [500, 1000, 2000, 4000].map(Duration::from_millis);
+    assert_eq!(sim.waits.len(), 4);
+    for (wait, cap) in sim.waits.iter().zip(caps) {
+        assert!(*wait < cap, "{wait:?} ≥ {cap:?}");
+    }
+}
+
+#[test]
+fn retries_are_bounded_by_elapsed_time() {
+    let config = UploadConfig::default().with_retry(
+        RetryPolicy::default()
+            .with_max_attempts(100)
+            .with_max_elapsed(Duration::from_secs(60)),
+    );
+    let mut server = FakeDrive::new(PART);
+    for n in 2..200 {
+        server = server.fault(n, Fault::Status(429, "", Some("25")));
+    }
+    let mut sim = Sim::new(PART as usize, server, config);
+    let error = sim.run().unwrap_err();
+    assert!(
+        matches!(error, UploadError::RetriesExhausted { attempts: 3, .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn lost_session_fails_when_the_policy_says_so() {
+    let config = UploadConfig::default().with_session_lost(SessionLostPolicy::Fail);
+    let server = FakeDrive::new(PART).fault(3, Fault::Status(404, "{}", None));
+    let mut sim = Sim::new(3 * PART as usize, server, config);
+    assert_eq!(
+        sim.run().unwrap_err(),
+        UploadError::SessionLost { restarts: 0 }
+    );
+}
+
+#[test]
+fn restarts_are_bounded() {
+    let mut server = FakeDrive::new(PART);
+    for n in [3, 5, 7] {
+        server = server.fault(n, Fault::Status(404, "{}", None));
+    }
+    let mut sim = Sim::new(3 * PART as usize, server, UploadConfig::default());
+    assert_eq!(
+        sim.run().unwrap_err(),
+        UploadError::SessionLost { restarts: 2 }
+    );
+    assert_eq!(sim.restarts(), 2);
+}
+
+#[test]
+fn unusable_part_sizes_are_refused_before_any_part() {
+    for max_part_size in [0, 1 << 40, u64::MAX] {
+        let mut sim = Sim::new(10, FakeDrive::new(max_part_size), UploadConfig::default());
+        let error = sim.run().unwrap_err();
+        assert!(
+            matches!(error, UploadError::UnusablePartSize { .. }),
+            "{error:?}"
+        );
+        assert_eq!(sim.server.requests, 1, "only the session request");
+        assert!(sim.reads.is_empty(), "nothing read");
+    }
+}
+
+#[test]
+fn too_large_file_is_refused_before_any_part() {
+    let mut server = FakeDrive::new(PART);
+    server.max_file_size = 100;
+    let mut sim = Sim::new(101, server, UploadConfig::default());
+    assert_eq!(
+        sim.run().unwrap_err(),
+        UploadError::FileTooLarge {
+            size: 101,
+            max: 100
+        }
+    );
+    assert_eq!(sim.server.requests, 1);
+}
+
+#[test]
+fn foreign_upload_url_is_refused_before_any_part() {
+    for host in [
+        "https://evil.example",
+        "http://drive-c.kommo.com",
+        "https://drive-c.kommo.com:444",
+    ] {
+        let mut server = FakeDrive::new(PART);
+        server.upload_host = host.to_owned();
+        let mut sim = Sim::new(10, server, UploadConfig::default());
+        assert!(
+            matches!(sim.run().unwrap_err(), UploadError::ForeignUrl(_)),
+            "{host}"
+        );
+        assert_eq!(sim.server.requests, 1);
+    }
+}
+
+#[test]
+fn a_source_shorter_than_announced_is_caught() {
+    let mut sim = Sim::new(
+        3 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    sim.source.truncate(PART as usize + 10);
+    let error = sim.run().unwrap_err();
+    assert!(
+        matches!(
+            error,
+            UploadError::SourceChanged(SourceChange::ShortRead { .. })
+        ),
+        "{error:?}"
+    );
+    assert!(sim.server.completed.is_none());
+}
+
+#[test]
+fn a_session_that_expires_mid_upload_is_replaced() {
+    // A Retry-After of 25 h pushes the next attempt past the session's 24 h.
+    let config = UploadConfig::default()
+        .with_retry(RetryPolicy::default().with_max_elapsed(Duration::from_secs(90_000)));
+    let server = FakeDrive::new(PART).fault(3, Fault::Status(503, "", Some("90000")));
+    let mut sim = Sim::new(3 * PART as usize, server, config);
+    sim.run().unwrap();
+    assert_eq!(sim.restarts(), 1);
+    assert_stored(&sim);
+}
+
+/// Runs an upload until `crash_after` requests, then continues it from its last checkpoint in a
+/// fresh machine (as a new process would), with `source` as the file found on disk.
+fn crash_and_resume(
+    size: usize,
+    crash_after: usize,
+    change: impl FnOnce(&mut Vec<u8>, &mut SourceInfo),
+    resume_at: std::time::SystemTime,
+) -> (Sim, Result<UploadMachine, UploadError>) {
+    let mut sim = Sim::new(size, FakeDrive::new(PART), UploadConfig::default());
+    assert!(
+        sim.run_until(crash_after).is_none(),
+        "crashed before finishing"
+    );
+    let json = sim.checkpoints().last().expect("a checkpoint").to_json();
+    let checkpoint = Checkpoint::from_json(&json).unwrap();
+    let mut info = SourceInfo::of_size(size as u64);
+    change(&mut sim.source, &mut info);
+    let machine = UploadMachine::resume(
+        drive(),
+        checkpoint,
+        info,
+        UploadConfig::default(),
+        resume_at,
+        9,
+    );
+    (sim, machine)
+}
+
+#[test]
+fn resume_from_a_checkpoint_in_a_new_machine() {
+    let size = 5 * PART as usize + 3;
+    let (mut sim, machine) = crash_and_resume(size, 3, |_, _| {}, t0() + Duration::from_secs(3600));
+    sim.machine = machine.unwrap();
+    sim.events.clear();
+    let before = sim.server.requests;
+    let file = sim.run().unwrap();
+    assert_eq!(file.size, size as u64);
+    assert_stored(&sim);
+    // Parts 1 and 2 were acknowledged before the crash: 4 parts remain, no new session.
+    assert_eq!(sim.server.requests - before, 4);
+    assert!(sim
+        .events
+        .contains(&UploadEvent::Verified { offset: 2 * PART }));
+    assert_eq!(sim.progress().first(), Some(&(2 * PART)));
+}
+
+#[test]
+fn resume_refuses_an_expired_session() {
+    let late = t0() + Duration::from_secs(24 * 3600);
+    let (_, machine) = crash_and_resume(3 * PART as usize, 2, |_, _| {}, late);
+    assert!(
+        matches!(machine.unwrap_err(), UploadError::SessionExpired { expired_at } if expired_at == T0 + 86_400)
+    );
+}
+
+#[test]
+fn resume_refuses_a_changed_source() {
+    let soon = t0() + Duration::from_secs(60);
+    let (_, grown) = crash_and_resume(
+        3 * PART as usize,
+        2,
+        |d, i| {
+            d.push(1);
+            i.size += 1
+        },
+        soon,
+    );
+    assert!(matches!(
+        grown.unwrap_err(),
+        UploadError::SourceChanged(SourceChange::Size { .. })
+    ));
+
+    // Same size, but a byte of the uploaded prefix changed: found by hashing before any send.
+    let (mut sim, machine) = crash_and_resume(3 * PART as usize, 3, |d, _| d[5] ^= 0xff, soon);
+    sim.machine = machine.unwrap();
+    let before = sim.server.requests;
+    let error = sim.run().unwrap_err();
+    assert_eq!(
+        error,
+        UploadError::SourceChanged(SourceChange::Content { offset: 2 * PART })
+    );
+    assert_eq!(
+        sim.server.requests, before,
+        "nothing sent for a changed source"
+    );
+
+    // A changed byte after the acknowledged prefix is fine: those bytes were never sent.
+    let (mut sim, machine) = crash_and_resume(
+        3 * PART as usize,
+        2,
+        |d, _| d[3 * PART as usize - 1] ^= 1,
+        soon,
+    );
+    sim.machine = machine.unwrap();
+    sim.run().unwrap();
+    assert_stored(&sim);
+}
+
+#[test]
+fn resume_refuses_a_different_modification_time() {
+    let mut sim = Sim::new(
+        3 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    let modified = ModifiedTime {
+        unix_seconds: T0 as i64 - 100,
+        nanos: 5,
+    };
+    sim.machine = UploadMachine::new(
+        drive(),
+        kommo_files_model::wire::NewSession::new("a.bin", 0),
+        SourceInfo::new(3 * PART, Some(modified)),
+        UploadConfig::default(),
+        1,
+    );
+    assert!(sim.run_until(2).is_none());
+    let checkpoint = sim.checkpoints().pop().unwrap();
+    let touched = ModifiedTime {
+        nanos: 6,
+        ..modified
+    };
+    let result = UploadMachine::resume(
+        drive(),
+        checkpoint.clone(),
+        SourceInfo::new(3 * PART, Some(touched)),
+        UploadConfig::default(),
+        t0(),
+        1,
+    );
+    assert!(matches!(
+        result.unwrap_err(),
+        UploadError::SourceChanged(SourceChange::Modified)
+    ));
+    let same = UploadMachine::resume(
+        drive(),
+        checkpoint,
+        SourceInfo::new(3 * PART, Some(modified)),
+        UploadConfig::default(),
+        t0(),
+        1,
+    );
+    assert!(same.is_ok());
+}
+
+#[test]
+fn resume_refuses_another_drive_host() {
+    let (_, _) = crash_and_resume(2 * PART as usize, 2, |_, _| {}, t0());
+    let mut sim = Sim::new(
+        2 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    assert!(sim.run_until(2).is_none());
+    let checkpoint = sim.checkpoints().pop().unwrap();
+    let other = kommo_files_model::endpoint::DriveHost::new(
+        kommo_files_model::BaseUrl::parse("https://drive-b.amocrm.ru").unwrap(),
+        kommo_files_model::AccessToken::new("t").unwrap(),
+    );
+    let result = UploadMachine::resume(
+        other,
+        checkpoint,
+        SourceInfo::of_size(2 * PART),
+        UploadConfig::default(),
+        t0(),
+        1,
+    );
+    assert!(matches!(result.unwrap_err(), UploadError::Checkpoint(_)));
+}
+
+#[test]
+fn checkpoint_format_snapshot() {
+    let mut sim = Sim::new(
+        3 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    assert!(sim.run_until(3).is_none());
+    let checkpoint = sim.checkpoints().pop().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&checkpoint.to_json()).unwrap();
+    insta::assert_json_snapshot!("upload_checkpoint_v1", json);
+    let text = String::from_utf8(checkpoint.to_json()).unwrap();
+    assert!(
+        !text.contains("secret-token"),
+        "the checkpoint never holds the token"
+    );
+    assert_eq!(Checkpoint::from_json(text.as_bytes()).unwrap(), checkpoint);
+}
+
+#[test]
+fn damaged_checkpoints_are_refused_with_a_path() {
+    let mut sim = Sim::new(
+        3 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    assert!(sim.run_until(3).is_none());
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&sim.checkpoints().pop().unwrap().to_json()).unwrap();
+    json["source"]["size"] = "big".into();
+    let error = Checkpoint::from_json(json.to_string().as_bytes()).unwrap_err();
+    insta::assert_snapshot!("upload_checkpoint_damaged", error.to_string());
+    assert!(Checkpoint::from_json(b"not json").is_err());
+    assert!(Checkpoint::from_json(br#"{"format":"other","version":1}"#).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Parts tile `[0, size)` exactly, each at most the part size, and the request count is
+    /// `ceil(size / part) + 1` (a 0-byte file counts one empty part).
+    #[test]
+    fn parts_tile_the_file(size in prop_oneof![0u64..5000, (1u64..6).prop_map(|k| k * 512)], part in 1u64..1100) {
+        let mut sim = Sim::new(size as usize, FakeDrive::new(part), UploadConfig::default());
+        let file = sim.run().unwrap();
+        prop_assert_eq!(file.size, size);
+        prop_assert_eq!(sim.server.completed.as_ref().unwrap(), &sim.source);
+        let mut next = 0;
+        for (offset, len) in &sim.reads {
+            prop_assert_eq!(*offset, next);
+            prop_assert!(*len as u64 <= part);
+            next += *len as u64;
+        }
+        prop_assert_eq!(next, size);
+        prop_assert_eq!(sim.server.requests as u64, parts_of(size, part) + 1);
+    }
+
+    /// Whatever transient faults hit whichever requests, a finished upload stores the exact bytes
+    /// and progress never counts a byte twice.
+    #[test]
+    fn transient_faults_never_corrupt(
+        size in 0u64..4000,
+        faults in proptest::collection::vec((1usize..30, 0u8..4), 0..5),
+    ) {
+        let mut server = FakeDrive::new(512);
+        for (n, kind) in faults {
+            let fault = match kind {
+                0 => Fault::Status(500, "", None),
+                1 => Fault::ResetBefore,
+                2 => Fault::ResetAfterCommit,
+                _ => Fault::Status(429, "", Some("1")),
+            };
+            server = server.fault(n, fault);
+        }
+        let mut sim = Sim::new(size as usize, server, UploadConfig::default());
+        if sim.run().is_ok() {
+            prop_assert_eq!(sim.server.completed.as_ref().unwrap(), &sim.source);
+            assert_progress_sane(&sim);
+        }
+    }
+}
