@@ -16,12 +16,12 @@ use crate::RetryAfter;
 #[non_exhaustive]
 pub enum ApiError {
     /// The server answered with an error status (or an undocumented one).
-    #[error("{}", status_message(*.status, .problem.as_ref(), .body))]
+    #[error("{}", status_message(*.status, .problem.as_deref(), .body))]
     Status {
         /// The HTTP status.
         status: StatusCode,
         /// The problem body, when the body was one.
-        problem: Option<Problem>,
+        problem: Option<Box<Problem>>,
         /// The raw body, whatever it was (an HTML page from a blocked account, say).
         body: Bytes,
         /// The server's `Retry-After`, if sent.
@@ -59,7 +59,7 @@ impl ApiError {
     /// The parsed problem body, if any.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            Self::Status { problem, .. } => problem.as_ref(),
+            Self::Status { problem, .. } => problem.as_deref(),
             Self::Decode { .. } => None,
         }
     }
@@ -77,7 +77,8 @@ impl ApiError {
         let body = response.body().clone();
         let problem = serde_json::from_slice::<Problem>(&body)
             .ok()
-            .filter(|p| p.title.is_some() || p.detail.is_some() || !p.validation_errors.is_empty());
+            .filter(|p| p.title.is_some() || p.detail.is_some() || !p.validation_errors.is_empty())
+            .map(Box::new);
         Self::Status {
             status: response.status(),
             problem,

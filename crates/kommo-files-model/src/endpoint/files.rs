@@ -8,7 +8,8 @@ use super::{
 };
 use crate::wire::open_enum::open_enum;
 use crate::wire::{FileObject, FilePage, RestoredFiles, VersionList};
-use crate::{ApiError, UrlError};
+use crate::base_url::origin_of;
+use crate::{ApiError, BaseUrl, UrlError};
 
 /// Size bounds of a list filter, in units of `unit` bytes (`filter[size][…]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -414,39 +415,32 @@ pub fn parse_versions(response: &Response<Bytes>) -> Result<VersionList, ApiErro
     expect_json(response, &[StatusCode::OK])
 }
 
-/// `GET` of a download link. The token is attached only when the link is on the drive host.
+/// `GET` of a download link. The token is attached only when the link is on the drive host, and
+/// only https (or http to loopback) is accepted: a downgrade would expose the file's bytes.
 pub fn download_request(host: &DriveHost, url: &str) -> Result<Request<Bytes>, UrlError> {
+    let origin = origin_of(url).ok_or_else(|| UrlError::Invalid(url.to_owned()))?;
+    BaseUrl::parse(origin)?;
     let mut request = authorized(Method::GET, url, &host.token, None)?;
     if !host.base.owns(url) {
         request.headers_mut().remove(http::header::AUTHORIZATION);
     }
-    request
-        .headers_mut()
-        .insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+    request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
     Ok(request)
 }
 
-/// The request that follows a redirect (`Location`, possibly relative) of `previous`.
-///
-/// The token is kept only while the target stays on the drive host (downloads answer 301).
+/// The request that follows a redirect (`Location`, absolute or path-relative) of `previous`,
+/// under the rules of [`download_request`] (downloads answer 301 first).
 pub fn redirect_request(
     host: &DriveHost,
     previous: &Request<Bytes>,
     location: &str,
 ) -> Result<Request<Bytes>, UrlError> {
     let target = if location.starts_with('/') && !location.starts_with("//") {
-        let base = crate::base_url::origin_of(&previous.uri().to_string())
-            .map(str::to_owned)
-            .ok_or_else(|| UrlError::Invalid(location.to_owned()))?;
-        format!("{base}{location}")
-    } else if crate::base_url::origin_of(location).is_some() {
-        location.to_owned()
+        let previous = previous.uri().to_string();
+        let origin = origin_of(&previous).ok_or_else(|| UrlError::Invalid(previous.clone()))?;
+        format!("{origin}{location}")
     } else {
-        return Err(UrlError::Invalid(location.to_owned()));
+        location.to_owned()
     };
-    // A redirect from https to plain http to a non-loopback host would leak the bytes we fetch.
-    if target.to_ascii_lowercase().starts_with("http://") {
-        crate::BaseUrl::parse(crate::base_url::origin_of(&target).unwrap_or_default())?;
-    }
     download_request(host, &target)
 }

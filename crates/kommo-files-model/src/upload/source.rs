@@ -38,7 +38,7 @@ pub struct ModifiedTime {
 }
 
 impl ModifiedTime {
-    /// The time of `std::fs::Metadata::modified()` (pass the `SystemTime` it returned).
+    /// The time a file system reported as its modification time.
     pub fn from_system_time(time: std::time::SystemTime) -> Self {
         match time.duration_since(std::time::UNIX_EPOCH) {
             Ok(d) => Self {

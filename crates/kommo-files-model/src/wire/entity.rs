@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::embedded::embedded_list;
 use super::open_enum::open_enum;
 
 open_enum! {
@@ -59,27 +60,6 @@ impl EntityFileLinks {
     }
 }
 
-mod embedded_links {
-    use super::EntityFileLink;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    struct Embedded {
-        #[serde(default)]
-        files: Vec<EntityFileLink>,
-    }
-
-    pub(super) fn serialize<S: Serializer>(v: &[EntityFileLink], s: S) -> Result<S::Ok, S::Error> {
-        Embedded { files: v.to_vec() }.serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<EntityFileLink>, D::Error> {
-        Ok(Embedded::deserialize(d)?.files)
-    }
-}
-
 /// An entity linked to a file, with the legacy field names `GET /api/v4/files/{uuid}/links` uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -132,3 +112,5 @@ pub struct FileEntities {
     #[serde(default)]
     pub entities: Vec<LinkedEntity>,
 }
+
+embedded_list!(embedded_links, EntityFileLink, files);

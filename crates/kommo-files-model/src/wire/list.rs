@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::embedded::embedded_list;
 use super::{FileObject, FileVersion, Link};
 
 /// `_links` of a list page.
@@ -15,12 +16,6 @@ pub struct PageLinks {
     /// The previous page (not documented, accepted when sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<Link>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-struct EmbeddedFiles {
-    #[serde(default)]
-    files: Vec<FileObject>,
 }
 
 /// One page of `GET /v1.0/files`; an empty page stands for the 204 answer.
@@ -69,46 +64,5 @@ pub struct VersionList {
     pub versions: Vec<FileVersion>,
 }
 
-/// `_embedded: { files: [...] }` as a plain `Vec`.
-mod embedded_files {
-    use super::{EmbeddedFiles, FileObject};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(files: &[FileObject], s: S) -> Result<S::Ok, S::Error> {
-        EmbeddedFiles {
-            files: files.to_vec(),
-        }
-        .serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<FileObject>, D::Error> {
-        Ok(EmbeddedFiles::deserialize(d)?.files)
-    }
-}
-
-/// `_embedded: { versions: [...] }` as a plain `Vec`.
-mod embedded_versions {
-    use super::FileVersion;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    struct EmbeddedVersions {
-        #[serde(default)]
-        versions: Vec<FileVersion>,
-    }
-
-    pub(super) fn serialize<S: Serializer>(v: &[FileVersion], s: S) -> Result<S::Ok, S::Error> {
-        EmbeddedVersions {
-            versions: v.to_vec(),
-        }
-        .serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<FileVersion>, D::Error> {
-        Ok(EmbeddedVersions::deserialize(d)?.versions)
-    }
-}
+embedded_list!(embedded_files, FileObject, files);
+embedded_list!(embedded_versions, FileVersion, versions);

@@ -4,6 +4,7 @@
 //! unknown enum strings are preserved (see [`FileType::Other`]).
 
 mod account;
+mod embedded;
 mod entity;
 mod file;
 mod list;

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 
+use super::embedded::embedded_list;
 use super::Link;
 
 /// `params` of an attachment note when creating it (spec §8).
@@ -98,27 +99,6 @@ pub struct CreatedNotes {
     /// The created notes, in request order.
     #[serde(default, rename = "_embedded", with = "embedded_notes")]
     pub notes: Vec<CreatedNote>,
-}
-
-mod embedded_notes {
-    use super::CreatedNote;
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    #[derive(Serialize, Deserialize)]
-    struct Embedded {
-        #[serde(default)]
-        notes: Vec<CreatedNote>,
-    }
-
-    pub(super) fn serialize<S: Serializer>(v: &[CreatedNote], s: S) -> Result<S::Ok, S::Error> {
-        Embedded { notes: v.to_vec() }.serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Vec<CreatedNote>, D::Error> {
-        Ok(Embedded::deserialize(d)?.notes)
-    }
 }
 
 /// A note as read back; `params` of an attachment note carry the documented read-back keys.
@@ -223,3 +203,5 @@ impl FileFieldValueRead {
         self.value
     }
 }
+
+embedded_list!(embedded_notes, CreatedNote, notes);
