@@ -116,13 +116,42 @@ pub(crate) fn origin_of(url: &str) -> Option<&str> {
     };
     let rest = &url[scheme_len..];
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    // Userinfo would let `https://drive.kommo.com@evil.example` pass a naive prefix check.
-    let valid = !authority.is_empty()
-        && authority
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
-    valid.then(|| &url[..scheme_len + end])
+    valid_authority(&rest[..end]).then(|| &url[..scheme_len + end])
+}
+
+/// `host[:port]` or `[ipv6][:port]`. Userinfo is refused: it would let
+/// `https://drive.kommo.com@evil.example` pass a naive prefix check.
+fn valid_authority(authority: &str) -> bool {
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((ip, rest)) => (
+                !ip.is_empty()
+                    && ip
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'),
+                rest,
+            ),
+            None => return false,
+        },
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, &authority[host.len()..][..port.len() + 1]),
+                None => (authority, ""),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            (ok, port)
+        }
+    };
+    let port_ok = match port.strip_prefix(':') {
+        Some(digits) => {
+            !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => port.is_empty(),
+    };
+    host_ok && port_ok
 }
 
 fn is_loopback(authority: &str) -> bool {
@@ -184,6 +213,35 @@ mod tests {
         );
         assert!(BaseUrl::parse("https://x.kommo.com/api").is_err());
         assert!(BaseUrl::parse("ftp://x").is_err());
+    }
+
+    #[test]
+    fn odd_authorities_are_refused_and_accepted_ones_make_valid_uris() {
+        for bad in [
+            "https://a[b",
+            "https://[::1",
+            "https://a:b",
+            "https://a:",
+            "https://:80",
+            "https://a b",
+            "https://[zz]",
+            "https://a:123456",
+            "https://a:1:2",
+        ] {
+            assert!(BaseUrl::parse(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "https://a",
+            "https://a.b-c:443",
+            "http://[::1]:1",
+            "https://[2001:db8::1]",
+        ] {
+            let base = BaseUrl::parse(good).unwrap();
+            assert!(
+                http::Uri::try_from(base.join("/v1.0/files?x=%20")).is_ok(),
+                "{good}"
+            );
+        }
     }
 
     #[test]

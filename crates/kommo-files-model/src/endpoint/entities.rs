@@ -3,7 +3,7 @@ use http::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::query::{encode, Query};
-use super::{authorized_own, decode, expect_empty, expect_json, json_body, AccountHost};
+use super::{authorized_own, expect_empty, expect_json, json_body, AccountHost};
 use crate::wire::{
     AttachmentNote, CreatedNotes, EntityFileLinks, EntityType, FileEntities, FileFieldValue,
     FileFieldValueRead, FileUuidRef, NoteRead,
@@ -134,11 +134,12 @@ pub fn parse_file_entities(response: &Response<Bytes>) -> Result<FileEntities, A
     expect_json(response, &[StatusCode::OK])
 }
 
-/// `POST /api/v4/{entity}/notes` with attachment notes (endpoint 14).
-pub fn notes_request(
+/// `POST /api/v4/{entity}/notes` with notes: [`AttachmentNote`]s, or the pair [`comment_note`]
+/// makes (endpoint 14).
+pub fn notes_request<N: Serialize>(
     host: &AccountHost,
     entity: &EntityType,
-    notes: &[serde_json::Value],
+    notes: &[N],
 ) -> Request<Bytes> {
     let url = host
         .base
@@ -240,6 +241,9 @@ pub fn parse_entity(response: &Response<Bytes>) -> Result<serde_json::Value, Api
 }
 
 /// The values of file field `field_id` in an entity read with [`entity_request`].
+///
+/// A value that does not fit is an [`ApiError::Decode`] whose path starts at the entity
+/// (`custom_fields_values[1].values[0].value.file_size`) and whose body is the entity.
 pub fn file_field_values(
     entity: &serde_json::Value,
     field_id: i64,
@@ -251,27 +255,62 @@ pub fn file_field_values(
     }
     #[derive(Deserialize)]
     struct Value {
-        value: FileFieldValueRead,
+        value: ReadValue,
     }
+    // `FileFieldValueRead` flattens its value, and `flatten` hides the path of a bad key; this
+    // mirror keeps it.
+    #[derive(Deserialize)]
+    struct ReadValue {
+        file_uuid: String,
+        #[serde(default)]
+        version_uuid: Option<String>,
+        #[serde(default)]
+        file_name: Option<String>,
+        #[serde(default)]
+        file_size: Option<u64>,
+        #[serde(default)]
+        is_deleted: bool,
+    }
+    let failure = |path: String, message: String| ApiError::Decode {
+        status: StatusCode::OK,
+        path,
+        message,
+        body: Bytes::from(entity.to_string()),
+    };
     let fields = match entity.get("custom_fields_values") {
         None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
-        Some(fields) => fields,
+        Some(serde_json::Value::Array(fields)) => fields,
+        Some(_) => {
+            return Err(failure(
+                "custom_fields_values".to_owned(),
+                "expected an array".to_owned(),
+            ))
+        }
     };
-    let response = Response::new(Bytes::from(fields.to_string()));
-    let fields: Vec<serde_json::Value> = decode(&response)?;
     let mut out = Vec::new();
     // Other fields have other value shapes; only the asked-for one must be a file value.
-    for field in fields
-        .iter()
-        .filter(|f| f.get("field_id") == Some(&field_id.into()))
-    {
-        let response = Response::new(Bytes::from(field.to_string()));
-        out.extend(
-            decode::<Field>(&response)?
-                .values
-                .into_iter()
-                .map(|v| v.value),
-        );
+    for (index, field) in fields.iter().enumerate() {
+        if field.get("field_id") != Some(&field_id.into()) {
+            continue;
+        }
+        let field: Field = serde_path_to_error::deserialize(field).map_err(|e| {
+            let inner = e.path().to_string();
+            let path = if inner == "." {
+                format!("custom_fields_values[{index}]")
+            } else {
+                format!("custom_fields_values[{index}].{inner}")
+            };
+            failure(path, e.inner().to_string())
+        })?;
+        out.extend(field.values.into_iter().map(|v| FileFieldValueRead {
+            value: FileFieldValue {
+                file_uuid: v.value.file_uuid,
+                version_uuid: v.value.version_uuid,
+                file_name: v.value.file_name,
+                file_size: v.value.file_size,
+            },
+            is_deleted: v.value.is_deleted,
+        }));
     }
     Ok(out)
 }

@@ -6,9 +6,9 @@ use super::query::{encode, Query};
 use super::{
     authorized, authorized_own, expect_empty, expect_json, is_empty_body, json_body, DriveHost,
 };
+use crate::base_url::origin_of;
 use crate::wire::open_enum::open_enum;
 use crate::wire::{FileObject, FilePage, RestoredFiles, VersionList};
-use crate::base_url::origin_of;
 use crate::{ApiError, BaseUrl, UrlError};
 
 /// Size bounds of a list filter, in units of `unit` bytes (`filter[size][…]`).
@@ -424,7 +424,9 @@ pub fn download_request(host: &DriveHost, url: &str) -> Result<Request<Bytes>, U
     if !host.base.owns(url) {
         request.headers_mut().remove(http::header::AUTHORIZATION);
     }
-    request.headers_mut().insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
+    request
+        .headers_mut()
+        .insert(http::header::ACCEPT, http::HeaderValue::from_static("*/*"));
     Ok(request)
 }
 

@@ -74,7 +74,8 @@ fn authorized(
     token: &AccessToken,
     json: Option<Bytes>,
 ) -> Result<Request<Bytes>, UrlError> {
-    let uri = http::Uri::try_from(url).map_err(|_| UrlError::Invalid(url.to_owned()))?;
+    let uri = http::Uri::try_from(query::escape_unsafe(url).as_ref())
+        .map_err(|_| UrlError::Invalid(url.to_owned()))?;
     let mut request = Request::new(json.clone().unwrap_or_default());
     *request.method_mut() = method;
     *request.uri_mut() = uri;

@@ -15,6 +15,25 @@ pub(crate) fn encode(value: &str) -> String {
     out
 }
 
+/// Percent-encodes the bytes a URL may not contain as they are (non-ASCII, spaces, quotes, …)
+/// and leaves everything else, `%` included, alone: server-sent links such as
+/// `/download/…/Договор 1.pdf` then parse, and already-encoded links stay unchanged.
+pub(crate) fn escape_unsafe(url: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_byte = |b: u8| b <= b' ' || b >= 0x7f || b"\"<>\\^`{|}".contains(&b);
+    if !url.bytes().any(unsafe_byte) {
+        return std::borrow::Cow::Borrowed(url);
+    }
+    let mut out = String::with_capacity(url.len() + 16);
+    for byte in url.bytes() {
+        if unsafe_byte(byte) {
+            let _ = write!(out, "%{byte:02X}");
+        } else {
+            out.push(byte as char);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// An ordered list of query pairs, encoded on output.
 #[derive(Debug, Default)]
 pub(crate) struct Query {
@@ -51,6 +70,13 @@ impl Query {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escapes_only_what_a_url_cannot_hold() {
+        assert_eq!(escape_unsafe("https://d/x/a%20b.pdf?x=1"), "https://d/x/a%20b.pdf?x=1");
+        assert_eq!(escape_unsafe("https://d/Дог 1.pdf"), "https://d/%D0%94%D0%BE%D0%B3%201.pdf");
+        assert_eq!(escape_unsafe("https://d/u/<p>.<s>"), "https://d/u/%3Cp%3E.%3Cs%3E");
+    }
 
     #[test]
     fn encodes_brackets_and_unicode() {
