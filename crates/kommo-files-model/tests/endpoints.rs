@@ -260,7 +260,14 @@ fn request_upload_part() {
     // Characters a URI cannot hold as they are (the spec's `<payload>` placeholder) are
     // percent-encoded rather than refused or panicked on.
     let request = endpoint::upload_part_request(&drive(), UPLOAD_URL, Bytes::new()).unwrap();
-    assert!(request.uri().to_string().ends_with(".%3Cpayload%3E.%3Csig%3E"), "{}", request.uri());
+    assert!(
+        request
+            .uri()
+            .to_string()
+            .ends_with(".%3Cpayload%3E.%3Csig%3E"),
+        "{}",
+        request.uri()
+    );
     assert!(matches!(
         endpoint::upload_part_request(&drive(), "https://drive-c.kommo.com:99999/x", Bytes::new()),
         Err(UrlError::ForeignOrigin { .. })

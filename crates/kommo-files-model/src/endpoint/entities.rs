@@ -71,14 +71,6 @@ pub fn parse_entity_files(response: &Response<Bytes>) -> Result<EntityFileLinks,
     expect_json(response, &[StatusCode::OK])
 }
 
-fn link_body(file_uuids: &[impl AsRef<str>]) -> Bytes {
-    let refs: Vec<FileUuidRef> = file_uuids
-        .iter()
-        .map(|u| FileUuidRef::new(u.as_ref()))
-        .collect();
-    json_body(&refs)
-}
-
 /// `PUT /api/v4/{entity}/{id}/files` with `[{file_uuid}]` (endpoint 11).
 pub fn attach_files_request(
     host: &AccountHost,
@@ -86,10 +78,7 @@ pub fn attach_files_request(
     id: i64,
     file_uuids: &[impl AsRef<str>],
 ) -> Request<Bytes> {
-    let url = host
-        .base
-        .join(&format!("{}/files", entity_path(entity, id)));
-    authorized_own(Method::PUT, &url, &host.token, Some(link_body(file_uuids)))
+    link_change_request(Method::PUT, host, entity, id, file_uuids)
 }
 
 /// `DELETE /api/v4/{entity}/{id}/files` with `[{file_uuid}]` (endpoint 12).
@@ -99,15 +88,25 @@ pub fn detach_files_request(
     id: i64,
     file_uuids: &[impl AsRef<str>],
 ) -> Request<Bytes> {
+    link_change_request(Method::DELETE, host, entity, id, file_uuids)
+}
+
+/// Attach and detach differ only in the method.
+fn link_change_request(
+    method: Method,
+    host: &AccountHost,
+    entity: &EntityType,
+    id: i64,
+    file_uuids: &[impl AsRef<str>],
+) -> Request<Bytes> {
+    let refs: Vec<FileUuidRef> = file_uuids
+        .iter()
+        .map(|u| FileUuidRef::new(u.as_ref()))
+        .collect();
     let url = host
         .base
         .join(&format!("{}/files", entity_path(entity, id)));
-    authorized_own(
-        Method::DELETE,
-        &url,
-        &host.token,
-        Some(link_body(file_uuids)),
-    )
+    authorized_own(method, &url, &host.token, Some(json_body(&refs)))
 }
 
 /// Parses attach or detach: 202 without body (amoCRM RU), 200 `{}` (Kommo), or 204.

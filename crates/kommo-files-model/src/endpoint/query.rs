@@ -73,9 +73,18 @@ mod tests {
 
     #[test]
     fn escapes_only_what_a_url_cannot_hold() {
-        assert_eq!(escape_unsafe("https://d/x/a%20b.pdf?x=1"), "https://d/x/a%20b.pdf?x=1");
-        assert_eq!(escape_unsafe("https://d/Дог 1.pdf"), "https://d/%D0%94%D0%BE%D0%B3%201.pdf");
-        assert_eq!(escape_unsafe("https://d/u/<p>.<s>"), "https://d/u/%3Cp%3E.%3Cs%3E");
+        assert_eq!(
+            escape_unsafe("https://d/x/a%20b.pdf?x=1"),
+            "https://d/x/a%20b.pdf?x=1"
+        );
+        assert_eq!(
+            escape_unsafe("https://d/Дог 1.pdf"),
+            "https://d/%D0%94%D0%BE%D0%B3%201.pdf"
+        );
+        assert_eq!(
+            escape_unsafe("https://d/u/<p>.<s>"),
+            "https://d/u/%3Cp%3E.%3Cs%3E"
+        );
     }
 
     #[test]
