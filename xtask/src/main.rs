@@ -29,10 +29,33 @@ const CRATES: &[&str] = &["kommo-files-model", "kommo-files-emulator"];
 
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"], &[])?;
-    cargo(&["test", "--workspace", "--all-features"], &[("CI", "true")])?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    cargo(
+        &["test", "--workspace", "--all-features"],
+        &[("CI", "true")],
+    )?;
     for krate in CRATES {
-        cargo(&["check", "-p", krate, "--no-default-features", "--all-targets"], &[])?;
+        cargo(
+            &[
+                "check",
+                "-p",
+                krate,
+                "--no-default-features",
+                "--all-targets",
+            ],
+            &[],
+        )?;
     }
     cargo(
         &["doc", "--workspace", "--no-deps", "--all-features"],

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root (this crate lives in `xtask/`).
 pub(crate) fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -29,7 +32,11 @@ mod tests {
         let root = workspace_root();
         let mut out = vec![root.join("Cargo.toml"), root.join("xtask/Cargo.toml")];
         out.push(root.join("tests/Cargo.toml"));
-        for entry in fs::read_dir(root.join("crates")).into_iter().flatten().flatten() {
+        for entry in fs::read_dir(root.join("crates"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             out.push(entry.path().join("Cargo.toml"));
         }
         out.retain(|p| p.exists());
@@ -41,14 +48,29 @@ mod tests {
     fn model_has_no_io_dependency() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let output = Command::new(cargo)
-            .args(["tree", "-p", "kommo-files-model", "-e", "normal", "--prefix", "none"])
+            .args([
+                "tree",
+                "-p",
+                "kommo-files-model",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
             .args(["--format", "{p}", "--offline"])
             .current_dir(workspace_root())
             .output()
             .expect("cargo tree runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let tree = String::from_utf8_lossy(&output.stdout);
-        assert!(tree.contains("kommo-files-model"), "cargo tree printed: {tree}");
+        assert!(
+            tree.contains("kommo-files-model"),
+            "cargo tree printed: {tree}"
+        );
         for line in tree.lines() {
             let name = line.split_whitespace().next().unwrap_or_default();
             for forbidden in ["tokio", "mio", "hyper", "ureq", "reqwest", "socket2"] {
@@ -64,7 +86,10 @@ mod tests {
     #[test]
     fn model_source_does_no_io() {
         let mut files = Vec::new();
-        rust_files(&workspace_root().join("crates/kommo-files-model/src"), &mut files);
+        rust_files(
+            &workspace_root().join("crates/kommo-files-model/src"),
+            &mut files,
+        );
         assert!(!files.is_empty());
         let forbidden = [
             "SystemTime::now",
@@ -90,15 +115,28 @@ mod tests {
     fn no_feature_driven_maybe_async() {
         for manifest in manifests() {
             let text = fs::read_to_string(&manifest).expect("readable manifest");
-            assert!(!text.contains("is_sync"), "{} enables maybe-async/is_sync", manifest.display());
+            assert!(
+                !text.contains("is_sync"),
+                "{} enables maybe-async/is_sync",
+                manifest.display()
+            );
         }
         let mut files = Vec::new();
         rust_files(&workspace_root().join("crates"), &mut files);
         rust_files(&workspace_root().join("tests"), &mut files);
         for file in files {
             let text = fs::read_to_string(&file).expect("readable source");
-            for attribute in ["maybe_async::maybe_async", "#[maybe_async]", "sync_impl", "async_impl"] {
-                assert!(!text.contains(attribute), "{} uses {attribute}", file.display());
+            for attribute in [
+                "maybe_async::maybe_async",
+                "#[maybe_async]",
+                "sync_impl",
+                "async_impl",
+            ] {
+                assert!(
+                    !text.contains(attribute),
+                    "{} uses {attribute}",
+                    file.display()
+                );
             }
         }
     }

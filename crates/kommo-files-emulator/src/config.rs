@@ -1,0 +1,190 @@
+//! Configuration: limits, listeners, tokens, and the switches for every point where the public
+//! sources disagree (spec §15). Defaults follow what was observed against the live service.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::TokenGrant;
+
+/// Status of a **non-final** upload part (spec §6.2, §15.1). The final part is always `200`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PartStatus {
+    /// `202 Accepted` — what clients observe live (default).
+    #[default]
+    Accepted202,
+    /// `200 OK` — what the RU documentation says.
+    Ok200,
+}
+
+/// Success answer of `DELETE /v1.0/files` (spec §6.6, §15.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeleteStatus {
+    /// `204 No Content` (RU docs, PHP SDK) (default).
+    #[default]
+    NoContent204,
+    /// `200 OK` with body `{}` (Kommo OpenAPI).
+    OkEmptyObject200,
+}
+
+/// Success answer of `PUT`/`DELETE /api/v4/{entity}/{id}/files` (spec §7.2, §15.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AttachStatus {
+    /// `202 Accepted`, no body (RU docs) (default).
+    #[default]
+    Accepted202,
+    /// `200 OK` with body `{}` (Kommo OpenAPI).
+    OkEmptyObject200,
+}
+
+/// Answer of `GET /v1.0/files/{uuid}` for a file that does not exist (spec §6.4, §15.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MissingFileStatus {
+    /// `404 Not Found` with a problem body (RU docs) (default).
+    #[default]
+    NotFound404,
+    /// `204 No Content` (Kommo OpenAPI).
+    NoContent204,
+}
+
+/// What happens when the last accepted part is POSTed again to its own URL, as a client does
+/// when the answer was lost (spec §6.2 leaves this open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RetryMode {
+    /// Same URL and same length: answer exactly as before, append nothing (default).
+    #[default]
+    Replay,
+    /// The token was used up: `404`, as for any stale upload URL.
+    Strict,
+}
+
+/// Which of the two documented upload URL shapes the emulator hands out (both are always served).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UploadUrlShape {
+    /// `{drive}/upload/{token}` — what was observed live (default).
+    #[default]
+    Upload,
+    /// `{drive}/v1.0/sessions/upload/{token}` — what the RU docs show.
+    Sessions,
+}
+
+/// The switchable behaviour. It can be changed while the emulator runs
+/// ([`EmulatorHandle::update_config`](crate::EmulatorHandle::update_config) or
+/// `PATCH /__emulator/config`).
+///
+/// ```
+/// use kommo_files_emulator::{Behavior, PartStatus};
+/// let mut behavior = Behavior::default();
+/// assert_eq!(behavior.part_status, PartStatus::Accepted202);
+/// behavior.part_status = PartStatus::Ok200;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Behavior {
+    /// Status of a non-final part.
+    pub part_status: PartStatus,
+    /// Success status of a batch delete.
+    pub delete_status: DeleteStatus,
+    /// Success status of attaching/detaching files to an entity.
+    pub attach_status: AttachStatus,
+    /// Answer for an unknown file on `GET /v1.0/files/{uuid}`.
+    pub missing_file_status: MissingFileStatus,
+    /// Behaviour on a repeated last part.
+    pub retry_mode: RetryMode,
+    /// Shape of the `upload_url` / `next_url` handed out.
+    pub upload_url_shape: UploadUrlShape,
+    /// `max_part_size` announced by sessions and enforced on parts (bytes).
+    pub max_part_size: u64,
+    /// `max_file_size` announced by sessions and enforced on `file_size` (bytes).
+    pub max_file_size: u64,
+    /// Lifetime of an upload session, in seconds of the emulator clock.
+    pub session_ttl_secs: u64,
+    /// How long a trashed file stays restorable, in seconds of the emulator clock.
+    pub trash_retention_secs: u64,
+    /// Requests per second allowed per token; `None` switches rate limiting off.
+    pub rate_limit_per_second: Option<u32>,
+    /// Blocked account: every API request answers `403` with an HTML page.
+    pub blocked: bool,
+}
+
+impl Default for Behavior {
+    fn default() -> Self {
+        Behavior {
+            part_status: PartStatus::default(),
+            delete_status: DeleteStatus::default(),
+            attach_status: AttachStatus::default(),
+            missing_file_status: MissingFileStatus::default(),
+            retry_mode: RetryMode::default(),
+            upload_url_shape: UploadUrlShape::default(),
+            max_part_size: DEFAULT_MAX_PART_SIZE,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            session_ttl_secs: 24 * 60 * 60,
+            trash_retention_secs: 30 * 24 * 60 * 60,
+            rate_limit_per_second: None,
+            blocked: false,
+        }
+    }
+}
+
+/// Default `max_part_size`: 512 KiB, as the drive host announces (spec §11).
+pub const DEFAULT_MAX_PART_SIZE: u64 = 524_288;
+/// Default `max_file_size`: 300 MiB (spec §11).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 314_572_800;
+/// Default rate limit when it is switched on without a number (spec §3).
+pub const DEFAULT_RATE_LIMIT: u32 = 7;
+
+/// Everything needed to start an emulator. Usually built through
+/// [`Emulator::builder`](crate::Emulator::builder).
+///
+/// ```
+/// use kommo_files_emulator::EmulatorConfig;
+/// let config = EmulatorConfig::default();
+/// assert_eq!(config.behavior.max_part_size, 524_288);
+/// assert_eq!(config.account_port, 0); // ephemeral
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EmulatorConfig {
+    /// Address both listeners bind to (loopback by default).
+    pub bind: IpAddr,
+    /// Port of the account host (`/api/v4/...`); `0` picks a free one.
+    pub account_port: u16,
+    /// Port of the drive host (`/v1.0/...`, uploads, downloads); `0` picks a free one.
+    pub drive_port: u16,
+    /// Where to keep file bytes and state; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Accepted bearer tokens. Empty means: one full-scope token, [`DEFAULT_TOKEN`].
+    pub tokens: Vec<TokenGrant>,
+    /// The switchable behaviour.
+    pub behavior: Behavior,
+}
+
+/// The token created when no token is configured: scopes `crm`, `files`, `files_delete`.
+pub const DEFAULT_TOKEN: &str = "emulator-token";
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            account_port: 0,
+            drive_port: 0,
+            data_dir: None,
+            tokens: Vec::new(),
+            behavior: Behavior::default(),
+        }
+    }
+}

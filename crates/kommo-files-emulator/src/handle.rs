@@ -1,0 +1,437 @@
+//! Starting the emulator: the builder, and the handle that exposes its URLs, tokens and the
+//! control API, and stops it on drop.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use std::{fmt, io};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::app::{App, RequestRecord};
+use crate::auth::{Scope, TokenGrant};
+use crate::config::{
+    AttachStatus, Behavior, DeleteStatus, EmulatorConfig, MissingFileStatus, PartStatus, RetryMode,
+    UploadUrlShape,
+};
+use crate::control::{ClockStatus, StoredFile};
+use crate::faults::{Fault, FaultStatus, HostKind};
+use crate::server::accept_loop;
+
+/// Entry point: `Emulator::builder()`.
+///
+/// ```
+/// let emulator = kommo_files_emulator::Emulator::builder().start().unwrap();
+/// assert!(emulator.drive_url().starts_with("http://127.0.0.1:"));
+/// ```
+#[derive(Debug)]
+pub struct Emulator(());
+
+impl Emulator {
+    /// A builder with the defaults: loopback, ephemeral ports, in memory, one full-scope token
+    /// ([`DEFAULT_TOKEN`](crate::DEFAULT_TOKEN)), and the live-observed behaviour.
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+}
+
+/// Configures and starts an emulator.
+///
+/// ```
+/// use kommo_files_emulator::{Emulator, PartStatus, RetryMode, Scope};
+///
+/// let emulator = Emulator::builder()
+///     .token("full", Scope::ALL)
+///     .token("read-only", [Scope::Files])
+///     .max_part_size(1024)
+///     .part_status(PartStatus::Ok200)
+///     .retry_mode(RetryMode::Strict)
+///     .start()
+///     .expect("emulator starts");
+/// assert_eq!(emulator.token(), "full");
+/// assert_eq!(emulator.behavior().max_part_size, 1024);
+/// ```
+#[derive(Debug, Default, Clone)]
+#[must_use = "call .start() to run the emulator"]
+pub struct EmulatorBuilder {
+    config: EmulatorConfig,
+}
+
+impl EmulatorBuilder {
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: EmulatorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Address to bind (default `127.0.0.1`).
+    pub fn bind(mut self, address: IpAddr) -> Self {
+        self.config.bind = address;
+        self
+    }
+
+    /// Port of the account host (default `0`: any free port).
+    pub fn account_port(mut self, port: u16) -> Self {
+        self.config.account_port = port;
+        self
+    }
+
+    /// Port of the drive host (default `0`: any free port).
+    pub fn drive_port(mut self, port: u16) -> Self {
+        self.config.drive_port = port;
+        self
+    }
+
+    /// Keep bytes and state in this directory (created if missing) so they survive a restart.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.data_dir = Some(dir.into());
+        self
+    }
+
+    /// Accept `token` with these scopes. The first token added is [`EmulatorHandle::token`].
+    pub fn token(
+        mut self,
+        token: impl Into<String>,
+        scopes: impl IntoIterator<Item = Scope>,
+    ) -> Self {
+        self.config.tokens.push(TokenGrant::new(token, scopes));
+        self
+    }
+
+    /// Accept a fully described token grant.
+    pub fn grant(mut self, grant: TokenGrant) -> Self {
+        self.config.tokens.push(grant);
+        self
+    }
+
+    /// Replaces all behaviour switches.
+    pub fn behavior(mut self, behavior: Behavior) -> Self {
+        self.config.behavior = behavior;
+        self
+    }
+
+    /// Status of non-final parts (default 202).
+    pub fn part_status(mut self, status: PartStatus) -> Self {
+        self.config.behavior.part_status = status;
+        self
+    }
+
+    /// Success of batch delete (default 204).
+    pub fn delete_status(mut self, status: DeleteStatus) -> Self {
+        self.config.behavior.delete_status = status;
+        self
+    }
+
+    /// Success of attach/detach (default 202).
+    pub fn attach_status(mut self, status: AttachStatus) -> Self {
+        self.config.behavior.attach_status = status;
+        self
+    }
+
+    /// Answer for an unknown file on GET (default 404).
+    pub fn missing_file_status(mut self, status: MissingFileStatus) -> Self {
+        self.config.behavior.missing_file_status = status;
+        self
+    }
+
+    /// Behaviour on a repeated last part (default replay).
+    pub fn retry_mode(mut self, mode: RetryMode) -> Self {
+        self.config.behavior.retry_mode = mode;
+        self
+    }
+
+    /// Shape of the upload URLs handed out (default `/upload/{token}`).
+    pub fn upload_url_shape(mut self, shape: UploadUrlShape) -> Self {
+        self.config.behavior.upload_url_shape = shape;
+        self
+    }
+
+    /// `max_part_size` in bytes (default 524288).
+    pub fn max_part_size(mut self, bytes: u64) -> Self {
+        self.config.behavior.max_part_size = bytes;
+        self
+    }
+
+    /// `max_file_size` in bytes (default 314572800).
+    pub fn max_file_size(mut self, bytes: u64) -> Self {
+        self.config.behavior.max_file_size = bytes;
+        self
+    }
+
+    /// Requests per second per token; `None` (the default in-process) switches limiting off.
+    pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
+        self.config.behavior.rate_limit_per_second = per_second;
+        self
+    }
+
+    /// Start as a blocked account: every request answers 403 with an HTML page.
+    pub fn blocked(mut self, blocked: bool) -> Self {
+        self.config.behavior.blocked = blocked;
+        self
+    }
+
+    fn bind_std(&self) -> io::Result<(std::net::TcpListener, std::net::TcpListener)> {
+        let bind = |port| -> io::Result<std::net::TcpListener> {
+            let listener = std::net::TcpListener::bind(SocketAddr::new(self.config.bind, port))?;
+            listener.set_nonblocking(true)?;
+            Ok(listener)
+        };
+        Ok((
+            bind(self.config.account_port)?,
+            bind(self.config.drive_port)?,
+        ))
+    }
+
+    fn app(
+        &self,
+        account: &std::net::TcpListener,
+        drive: &std::net::TcpListener,
+    ) -> io::Result<Arc<App>> {
+        let url = |listener: &std::net::TcpListener| -> io::Result<String> {
+            let address = listener.local_addr()?;
+            // A wildcard bind is still reached through loopback from this machine.
+            let ip = if address.ip().is_unspecified() {
+                IpAddr::from([127, 0, 0, 1])
+            } else {
+                address.ip()
+            };
+            Ok(format!("http://{}", SocketAddr::new(ip, address.port())))
+        };
+        Ok(Arc::new(App::new(
+            &self.config,
+            url(account)?,
+            url(drive)?,
+        )?))
+    }
+
+    /// Starts the emulator on its own runtime in a background thread: usable from plain
+    /// synchronous code. The handle stops it when dropped.
+    ///
+    /// ```
+    /// let emulator = kommo_files_emulator::Emulator::builder().start().unwrap();
+    /// println!("account host at {}", emulator.account_url());
+    /// ```
+    pub fn start(self) -> io::Result<EmulatorHandle> {
+        let (account, drive) = self.bind_std()?;
+        let app = self.app(&account, &drive)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("kommo-files-emulator")
+            .enable_all()
+            .build()?;
+        let (shutdown, stopped) = watch::channel(false);
+        {
+            let _context = runtime.enter();
+            let account = TcpListener::from_std(account)?;
+            let drive = TcpListener::from_std(drive)?;
+            runtime.spawn(accept_loop(
+                account,
+                app.clone(),
+                HostKind::Account,
+                stopped.clone(),
+            ));
+            runtime.spawn(accept_loop(
+                drive,
+                app.clone(),
+                HostKind::Drive,
+                stopped.clone(),
+            ));
+        }
+        let mut stopped = stopped;
+        let thread = std::thread::Builder::new()
+            .name("kommo-files-emulator".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    while !*stopped.borrow_and_update() {
+                        if stopped.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            })?;
+        Ok(EmulatorHandle {
+            app,
+            shutdown,
+            thread: Some(thread),
+        })
+    }
+
+    /// Starts the emulator on the current tokio runtime (multi-threaded or current-thread).
+    /// The handle stops it when dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let emulator = kommo_files_emulator::Emulator::builder().start_async().await.unwrap();
+    /// assert_ne!(emulator.account_url(), emulator.drive_url());
+    /// # }
+    /// ```
+    pub async fn start_async(self) -> io::Result<EmulatorHandle> {
+        let (account, drive) = self.bind_std()?;
+        let app = self.app(&account, &drive)?;
+        let (shutdown, stopped) = watch::channel(false);
+        let account = TcpListener::from_std(account)?;
+        let drive = TcpListener::from_std(drive)?;
+        tokio::spawn(accept_loop(
+            account,
+            app.clone(),
+            HostKind::Account,
+            stopped.clone(),
+        ));
+        tokio::spawn(accept_loop(drive, app.clone(), HostKind::Drive, stopped));
+        Ok(EmulatorHandle {
+            app,
+            shutdown,
+            thread: None,
+        })
+    }
+}
+
+/// A running emulator: its URLs and tokens, and the in-process control API. Dropping it stops
+/// the emulator and closes open connections.
+///
+/// ```
+/// use std::time::Duration;
+/// use kommo_files_emulator::{Emulator, Fault, FaultAction};
+///
+/// let emulator = Emulator::builder().start().unwrap();
+/// let id = emulator.add_fault(Fault::new(FaultAction::HtmlError { status: 502 }).path("/v1.0/files"));
+/// assert_eq!(emulator.faults()[0].id, id);
+/// let before = emulator.now();
+/// emulator.advance_clock(Duration::from_secs(3600));
+/// assert!(emulator.now() >= before + 3600);
+/// assert!(emulator.requests().is_empty());
+/// assert!(emulator.files().is_empty());
+/// ```
+pub struct EmulatorHandle {
+    app: Arc<App>,
+    shutdown: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("account_url", &self.app.account_url)
+            .field("drive_url", &self.app.drive_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmulatorHandle {
+    /// Base URL of the account host, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn account_url(&self) -> &str {
+        &self.app.account_url
+    }
+
+    /// Base URL of the drive host (what `GET /api/v4/account?with=drive_url` returns).
+    pub fn drive_url(&self) -> &str {
+        &self.app.drive_url
+    }
+
+    /// The first configured token (the default one has every scope).
+    pub fn token(&self) -> String {
+        self.app
+            .tokens()
+            .first()
+            .map(|g| g.token.clone())
+            .unwrap_or_default()
+    }
+
+    /// All accepted tokens and their scopes.
+    pub fn tokens(&self) -> Vec<TokenGrant> {
+        self.app.tokens()
+    }
+
+    /// Accepts another token (replacing a grant with the same token).
+    pub fn add_token(&self, grant: TokenGrant) {
+        self.app.add_token(grant);
+    }
+
+    /// Schedules a fault; returns its id.
+    pub fn add_fault(&self, fault: Fault) -> u64 {
+        self.app.add_fault(fault)
+    }
+
+    /// Removes one fault; `false` if there was none with that id.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.app.remove_fault(id)
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.app.clear_faults();
+    }
+
+    /// The fault schedule with match and fire counts.
+    pub fn faults(&self) -> Vec<FaultStatus> {
+        self.app.faults()
+    }
+
+    /// Every API request seen so far (the control API itself is not logged).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.app.requests()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.app.clear_requests();
+    }
+
+    /// Moves the emulator clock forward (sessions expire, the trash is purged); returns the
+    /// new time.
+    pub fn advance_clock(&self, by: Duration) -> ClockStatus {
+        self.app.advance_clock(by)
+    }
+
+    /// Unix seconds on the emulator clock.
+    pub fn now(&self) -> i64 {
+        self.app.clock.now()
+    }
+
+    /// Every stored file with each version's size and SHA-256.
+    pub fn files(&self) -> Vec<StoredFile> {
+        self.app.stored_files()
+    }
+
+    /// The stored bytes of a version, if it exists.
+    pub fn version_bytes(&self, version_uuid: &str) -> Option<Vec<u8>> {
+        self.app.version_bytes(version_uuid)
+    }
+
+    /// The current behaviour switches.
+    pub fn behavior(&self) -> Behavior {
+        self.app.behavior()
+    }
+
+    /// Changes behaviour switches while running.
+    ///
+    /// ```
+    /// # let emulator = kommo_files_emulator::Emulator::builder().start().unwrap();
+    /// emulator.update_config(|b| b.blocked = true);
+    /// assert!(emulator.behavior().blocked);
+    /// ```
+    pub fn update_config(&self, change: impl FnOnce(&mut Behavior)) {
+        let mut behavior = self.app.behavior();
+        change(&mut behavior);
+        self.app.set_behavior(behavior);
+    }
+
+    /// Stops the emulator now (the same as dropping the handle).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The binary prints its URLs and a token, serves, and stops on Ctrl-C (SIGINT).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::common::agent;
+
+#[test]
+fn the_binary_starts_serves_and_stops_on_ctrl_c() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kommo-files-emulator"))
+        .args(["--token", "bin-token:crm,files", "--max-part-size", "1024"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut account_url = String::new();
+    let mut token_line = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("account_url: ") {
+            account_url = url.to_owned();
+        }
+        if line.starts_with("token: ") {
+            token_line = line.clone();
+        }
+        if line == "ready" {
+            break;
+        }
+    }
+    assert_eq!(token_line, "token: bin-token (crm,files)");
+    let mut response = agent()
+        .get(&format!("{account_url}/api/v4/account?with=drive_url"))
+        .header("Authorization", "Bearer bin-token")
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .contains("drive_url"));
+
+    // Ctrl-C: the process exits by itself, successfully.
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
