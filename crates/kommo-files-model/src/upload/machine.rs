@@ -180,6 +180,10 @@ struct Verification {
 /// Its durable form is the [`Checkpoint`] (taken after every acknowledged part); the token and
 /// the buffered part are deliberately not part of it.
 ///
+/// When nothing fails it sends `ceil(size / max_part_size) + 1` requests. A **0-byte file** opens
+/// a session and sends one empty part to `upload_url` (the server's answer to it is the file), so
+/// it takes two requests.
+///
 /// ```
 /// use kommo_files_model::upload::{Action, SourceInfo, UploadConfig, UploadMachine};
 /// use kommo_files_model::{endpoint::DriveHost, wire::NewSession, AccessToken, BaseUrl};
