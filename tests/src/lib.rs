@@ -15,10 +15,12 @@ use kommo_files_model::upload::{
 use kommo_files_model::wire::{FileObject, NewSession};
 use kommo_files_model::{AccessToken, BaseUrl};
 
-/// An agent that returns every status as a response and reads bodies of any size.
+/// An agent that returns every status as a response, follows no redirect by itself (the model
+/// decides where the token may go) and reads bodies of any size.
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()
@@ -152,6 +154,32 @@ pub fn get_file(
 ) -> Result<Option<FileObject>, Box<dyn std::error::Error>> {
     let response = send(agent, endpoint::get_file_request(drive, uuid))?;
     Ok(endpoint::parse_get_file(&response)?)
+}
+
+/// Downloads a link, following redirects with [`endpoint::redirect_request`] (at most five).
+pub fn download(
+    agent: &ureq::Agent,
+    drive: &DriveHost,
+    url: &str,
+) -> Result<Bytes, Box<dyn std::error::Error>> {
+    let mut request = endpoint::download_request(drive, url)?;
+    for _ in 0..=5 {
+        let next = request.clone();
+        let response = send(agent, request)?;
+        if !response.status().is_redirection() {
+            if !response.status().is_success() {
+                return Err(format!("download answered {}", response.status()).into());
+            }
+            return Ok(response.into_body());
+        }
+        let location = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or("a redirect without Location")?;
+        request = endpoint::redirect_request(drive, &next, location)?;
+    }
+    Err("too many redirects".into())
 }
 
 /// Lowercase hex SHA-256.

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use kommo_files_emulator::{
-    AttachStatus, DeleteStatus, Emulator, EmulatorHandle, MissingFileStatus, Scope,
+    AttachStatus, DeleteStatus, DownloadStatus, Emulator, EmulatorHandle, MissingFileStatus, Scope,
     FILE_FIELD_ID_LEADS,
 };
 use kommo_files_model::endpoint::{
@@ -17,7 +17,7 @@ use kommo_files_model::wire::{
     AttachmentNote, EntityType, FileFieldValue, FileObject, FileType, NewSession,
 };
 use kommo_files_model::{AccessToken, BaseUrl};
-use kommo_files_tests::{agent, discover_drive, send, sha256_hex, upload};
+use kommo_files_tests::{agent, discover_drive, download, send, sha256_hex, upload};
 
 struct Account {
     emulator: EmulatorHandle,
@@ -197,12 +197,22 @@ fn downloads_serve_the_stored_bytes_of_each_version() {
         |_| {},
     )
     .unwrap();
-    let active = a.send(endpoint::download_request(&a.drive, v2.download_url().unwrap()).unwrap());
-    assert_eq!(active.status(), 200);
-    assert_eq!(active.body().as_ref(), b"second");
+    let active = download(&a.agent, &a.drive, v2.download_url().unwrap()).unwrap();
+    assert_eq!(active.as_ref(), b"second");
     let old_link = v1.links.download_version.as_ref().unwrap().href.clone();
-    let old = a.send(endpoint::download_request(&a.drive, &old_link).unwrap());
-    assert_eq!(sha256_hex(old.body()), sha256_hex(&v1_bytes));
+    let old = download(&a.agent, &a.drive, &old_link).unwrap();
+    assert_eq!(sha256_hex(&old), sha256_hex(&v1_bytes));
+
+    // The link answers 301 first, as live; the model follows it on the drive host.
+    let first = a.send(endpoint::download_request(&a.drive, &old_link).unwrap());
+    assert_eq!(first.status(), 301);
+
+    // And the variant that answers the bytes directly.
+    a.emulator
+        .update_config(|b| b.download_status = DownloadStatus::Ok200);
+    let direct = a.send(endpoint::download_request(&a.drive, &old_link).unwrap());
+    assert_eq!(direct.status(), 200);
+    assert_eq!(direct.body().as_ref(), v1_bytes.as_slice());
 }
 
 #[test]

@@ -69,6 +69,19 @@ pub enum RetryMode {
     Strict,
 }
 
+/// How a download link answers (spec §5.5: live links answer 301 first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DownloadStatus {
+    /// `301` to `{drive}/storage/{version_uuid}/{name}`, which serves the bytes — what was
+    /// observed live (default). Clients must follow it.
+    #[default]
+    MovedPermanently301,
+    /// `200` with the bytes at the link itself.
+    Ok200,
+}
+
 /// Which of the two documented upload URL shapes the emulator hands out (both are always served).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,6 +120,8 @@ pub struct Behavior {
     pub retry_mode: RetryMode,
     /// Shape of the `upload_url` / `next_url` handed out.
     pub upload_url_shape: UploadUrlShape,
+    /// How download links answer.
+    pub download_status: DownloadStatus,
     /// `max_part_size` announced by sessions and enforced on parts (bytes).
     pub max_part_size: u64,
     /// `max_file_size` announced by sessions and enforced on `file_size` (bytes).
@@ -130,6 +145,7 @@ impl Default for Behavior {
             missing_file_status: MissingFileStatus::default(),
             retry_mode: RetryMode::default(),
             upload_url_shape: UploadUrlShape::default(),
+            download_status: DownloadStatus::default(),
             max_part_size: DEFAULT_MAX_PART_SIZE,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             session_ttl_secs: 24 * 60 * 60,

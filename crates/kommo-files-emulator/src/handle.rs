@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use crate::app::{App, RequestRecord};
 use crate::auth::{Scope, TokenGrant};
 use crate::config::{
-    AttachStatus, Behavior, DeleteStatus, EmulatorConfig, MissingFileStatus, PartStatus, RetryMode,
-    UploadUrlShape,
+    AttachStatus, Behavior, DeleteStatus, DownloadStatus, EmulatorConfig, MissingFileStatus,
+    PartStatus, RetryMode, UploadUrlShape,
 };
 use crate::control::{ClockStatus, StoredFile};
 use crate::faults::{Fault, FaultStatus, HostKind};
@@ -140,6 +140,12 @@ impl EmulatorBuilder {
     /// Behaviour on a repeated last part (default replay).
     pub fn retry_mode(mut self, mode: RetryMode) -> Self {
         self.config.behavior.retry_mode = mode;
+        self
+    }
+
+    /// How download links answer (default a 301 to the storage URL, as observed live).
+    pub fn download_status(mut self, status: DownloadStatus) -> Self {
+        self.config.behavior.download_status = status;
         self
     }
 

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::io;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
@@ -31,6 +31,11 @@ pub(crate) enum Reply {
         content_type: String,
         body: Bytes,
         retry_after: Option<u64>,
+    },
+    /// A redirect to `location`, without body.
+    Redirect {
+        status: StatusCode,
+        location: String,
     },
     /// A file streamed from the data directory.
     File {
@@ -178,6 +183,14 @@ pub(crate) fn into_response(host: HostKind, result: RouteResult) -> Response<Res
                 response
                     .headers_mut()
                     .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            response
+        }
+        Reply::Redirect { status, location } => {
+            let mut response = Response::new(full(Bytes::new()));
+            *response.status_mut() = status;
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(LOCATION, value);
             }
             response
         }

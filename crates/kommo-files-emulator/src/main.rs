@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use kommo_files_emulator::{
-    AttachStatus, DeleteStatus, Emulator, MissingFileStatus, PartStatus, RetryMode, TokenGrant,
-    UploadUrlShape, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PART_SIZE,
+    AttachStatus, DeleteStatus, DownloadStatus, Emulator, MissingFileStatus, PartStatus, RetryMode,
+    TokenGrant, UploadUrlShape, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PART_SIZE,
 };
 
 /// A local Kommo (amoCRM) Files API server: account host + drive host, with fault injection.
@@ -57,6 +57,9 @@ struct Args {
     /// What a repeated last part gets: replayed answer, or 404.
     #[arg(long, value_enum, default_value_t = RetryArg::Replay)]
     retry_mode: RetryArg,
+    /// How download links answer: 301 to the storage URL (observed live), or 200 with the bytes.
+    #[arg(long, value_enum, default_value_t = DownloadArg::S301)]
+    download_status: DownloadArg,
     /// Upload URL shape handed out: /upload/{t} or /v1.0/sessions/upload/{t} (both are served).
     #[arg(long, value_enum, default_value_t = ShapeArg::Upload)]
     upload_url_shape: ShapeArg,
@@ -101,6 +104,14 @@ enum RetryArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum DownloadArg {
+    #[value(name = "301")]
+    S301,
+    #[value(name = "200")]
+    S200,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum ShapeArg {
     Upload,
     Sessions,
@@ -134,6 +145,10 @@ fn builder(args: Args) -> kommo_files_emulator::EmulatorBuilder {
         .retry_mode(match args.retry_mode {
             RetryArg::Replay => RetryMode::Replay,
             RetryArg::Strict => RetryMode::Strict,
+        })
+        .download_status(match args.download_status {
+            DownloadArg::S301 => DownloadStatus::MovedPermanently301,
+            DownloadArg::S200 => DownloadStatus::Ok200,
         })
         .upload_url_shape(match args.upload_url_shape {
             ShapeArg::Upload => UploadUrlShape::Upload,

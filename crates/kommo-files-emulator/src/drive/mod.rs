@@ -33,6 +33,9 @@ pub(crate) async fn route(app: &App, request: &mut Request) -> RouteResult {
         (&Method::GET | &Method::HEAD, ["download", account, file_uuid, rest @ ..]) => {
             download::download(app, account, file_uuid, rest).await
         }
+        (&Method::GET | &Method::HEAD, ["storage", version_uuid, _name]) => {
+            download::storage(app, version_uuid).await
+        }
         _ => Err(ApiError::not_found(format!(
             "no drive route for {} {}",
             request.method, request.path

@@ -147,7 +147,7 @@ fn truncated_body_announces_more_than_it_sends() {
         .unwrap()
         .to_owned();
     api.emu
-        .add_fault(Fault::new(FaultAction::TruncatedBody).path("/download/*"));
+        .add_fault(Fault::new(FaultAction::TruncatedBody).path("/storage/*"));
     match api.try_send("GET", &href, None, None) {
         Err(_) => {}
         Ok(answer) => assert!(answer.body.len() < 1000, "got the whole body"),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kommo_files_emulator::{DeleteStatus, Emulator, MissingFileStatus, Scope};
+use kommo_files_emulator::{DeleteStatus, DownloadStatus, Emulator, MissingFileStatus, Scope};
 use serde_json::{json, Value};
 
 use crate::common::Api;
@@ -366,4 +366,56 @@ fn remaining_error_statuses() {
         Some(b"[]"),
     );
     assert_eq!(unauthorized_restore.status, 401);
+}
+
+#[test]
+fn download_links_redirect_to_storage_or_answer_directly() {
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let location_of = |href: &str| {
+        let response = no_redirects.get(href).call().unwrap();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (response.status().as_u16(), location)
+    };
+
+    // Default: 301 to a storage URL on the drive host, which serves the exact bytes.
+    let api = Api::start();
+    let file = api.upload("scan.pdf", b"%PDF-1.7 bytes");
+    let href = file["_links"]["download"]["href"].as_str().unwrap();
+    let (status, location) = location_of(href);
+    assert_eq!(status, 301);
+    let location = location.expect("a Location header");
+    let version = file["version_uuid"].as_str().unwrap();
+    assert_eq!(
+        location,
+        format!("{}/storage/{version}/scan.pdf", api.emu.drive_url())
+    );
+    assert_eq!(
+        api.download(href),
+        b"%PDF-1.7 bytes",
+        "followed to the bytes"
+    );
+    let storage = api.send("GET", &location, None, None);
+    assert_eq!(storage.body, b"%PDF-1.7 bytes");
+    let unknown = location.replace(version, UNKNOWN);
+    assert_eq!(api.send("GET", &unknown, None, None).status, 404);
+
+    // A trashed file's storage URL is gone too.
+    let uuid = file["uuid"].as_str().unwrap();
+    let deleted = api.drive("DELETE", "/v1.0/files", Some(json!([{ "uuid": uuid }])));
+    assert_eq!(deleted.status, 204);
+    assert_eq!(api.send("GET", &location, None, None).status, 404);
+
+    // The 200 variant answers the bytes at the link itself.
+    let api = Api::with(Emulator::builder().download_status(DownloadStatus::Ok200));
+    let file = api.upload("scan.pdf", b"direct");
+    let href = file["_links"]["download"]["href"].as_str().unwrap();
+    assert_eq!(location_of(href), (200, None));
+    assert_eq!(api.download(href), b"direct");
 }
