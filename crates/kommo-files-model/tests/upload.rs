@@ -779,3 +779,88 @@ proptest! {
         }
     }
 }
+
+/// Runs `sim` for `steps` requests, then moves the machine through its serialised state into a
+/// new one (as another process would) and runs that to the end.
+fn move_through_state(sim: &mut Sim, steps: usize) -> kommo_files_model::upload::UploadState {
+    assert!(
+        sim.run_until(steps).is_none(),
+        "still running after {steps} requests"
+    );
+    let state = sim.machine.state().expect("a running machine has a state");
+    let json = serde_json::to_vec(&state).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&json).contains("secret-token"),
+        "no token in the state"
+    );
+    let restored = serde_json::from_slice(&json).unwrap();
+    assert_eq!(restored, state);
+    sim.machine = UploadMachine::from_state(drive(), restored, sim.now).unwrap();
+    state
+}
+
+#[test]
+fn the_machine_state_round_trips_at_every_step() {
+    let size = 4 * PART as usize + 1;
+    for steps in 0..=5 {
+        let mut sim = Sim::new(size, FakeDrive::new(PART), UploadConfig::default());
+        move_through_state(&mut sim, steps);
+        let file = sim
+            .run()
+            .unwrap_or_else(|e| panic!("after {steps} requests: {e}"));
+        assert_eq!(file.size, size as u64);
+        assert_stored(&sim);
+        let parts = parts_of(size as u64, PART) as usize;
+        assert_eq!(
+            sim.server.requests,
+            parts + 1,
+            "no request repeated after {steps} requests"
+        );
+        assert_eq!(
+            sim.machine.state(),
+            None,
+            "a finished machine has nothing to persist"
+        );
+    }
+}
+
+#[test]
+fn a_restored_machine_keeps_its_backoff_and_restarts() {
+    let server = FakeDrive::new(PART)
+        .fault(2, Fault::Status(404, "{}", None))
+        .fault(4, Fault::Status(429, "", Some("7")));
+    let mut sim = Sim::new(3 * PART as usize, server, UploadConfig::default());
+    // Up to the 429 on request 4, which leaves the machine in a 7 s backoff.
+    assert!(sim.run_until(3).is_none());
+    let answer = sim.server.handle(sim.unsent.take().expect("request 4"));
+    sim.machine.handle_response(answer, sim.now);
+    let state = sim.machine.state().unwrap();
+    assert_eq!((state.restarts, state.failures), (1, 1));
+    assert_eq!(state.wait_until, Some(sim.now + Duration::from_secs(7)));
+    insta::assert_json_snapshot!("upload_state_v1", serde_json::to_value(&state).unwrap());
+
+    let json = serde_json::to_string(&state).unwrap();
+    sim.machine =
+        UploadMachine::from_state(drive(), serde_json::from_str(&json).unwrap(), sim.now).unwrap();
+    sim.events.clear();
+    sim.run().unwrap();
+    assert_eq!(
+        sim.waits,
+        vec![Duration::from_secs(7)],
+        "the restored machine still waits"
+    );
+    assert_stored(&sim);
+    assert_eq!(sim.restarts(), 0, "no new restart");
+}
+
+#[test]
+fn a_state_taken_while_verifying_verifies_again() {
+    let soon = t0() + Duration::from_secs(60);
+    let (mut sim, machine) = crash_and_resume(3 * PART as usize, 3, |_, _| {}, soon);
+    sim.machine = machine.unwrap();
+    let state = sim.machine.state().unwrap();
+    assert_eq!(state.checkpoint.as_ref().unwrap().offset, 2 * PART);
+    sim.machine = UploadMachine::from_state(drive(), state, soon).unwrap();
+    sim.run().unwrap();
+    assert_stored(&sim);
+}

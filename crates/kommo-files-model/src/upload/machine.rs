@@ -22,6 +22,7 @@ pub const SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What to do when a part answers 404 (the session expired or the server forgot it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SessionLostPolicy {
     /// Open a new session and send the file again from byte 0, at most this many times.
@@ -142,6 +143,36 @@ pub enum UploadEvent {
     },
 }
 
+/// The serialisable state of an [`UploadMachine`] (see [`UploadMachine::state`]): the
+/// checkpoint of the open session, if any, plus what the machine was doing (retry count and
+/// wait, restarts, the jitter source). It holds no token and no file bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UploadState {
+    /// Format version, the same as the checkpoint's.
+    pub version: u32,
+    /// The drive host.
+    pub drive_url: crate::BaseUrl,
+    /// What the session is opened with.
+    pub request: NewSession,
+    /// The source.
+    pub source: SourceInfo,
+    /// The upload's configuration.
+    pub config: UploadConfig,
+    /// The jitter source, so a restored machine draws what the original would have.
+    pub jitter: Jitter,
+    /// The open session, once there is one.
+    pub checkpoint: Option<Checkpoint>,
+    /// Failures of the current request so far.
+    pub failures: u32,
+    /// When the first of them happened.
+    pub first_failure_at: Option<SystemTime>,
+    /// A backoff in progress.
+    pub wait_until: Option<SystemTime>,
+    /// Session restarts so far.
+    pub restarts: u32,
+}
+
 /// The session being uploaded into.
 #[derive(Debug, Clone)]
 struct Session {
@@ -177,8 +208,9 @@ struct Verification {
 
 /// The upload state machine. Owned, no I/O: time comes in as `now`, jitter from a seed.
 ///
-/// Its durable form is the [`Checkpoint`] (taken after every acknowledged part); the token and
-/// the buffered part are deliberately not part of it.
+/// It serialises through [`UploadMachine::state`] / [`UploadMachine::from_state`], and a
+/// [`Checkpoint`] is taken after every acknowledged part; the token and the buffered part are
+/// deliberately part of neither.
 ///
 /// When nothing fails it sends `ceil(size / max_part_size) + 1` requests. A **0-byte file** opens
 /// a session and sends one empty part to `upload_url` (the server's answer to it is the file), so
@@ -472,9 +504,11 @@ impl UploadMachine {
     /// The checkpoint of the current state, once a session is open.
     pub fn checkpoint(&self) -> Option<Checkpoint> {
         let session = self.session.as_ref()?;
-        if self.verification.is_some() {
-            return None;
-        }
+        // While a resumed source is being verified, the prefix hash is the checkpoint's own.
+        let prefix_sha256 = match &self.verification {
+            Some(verification) => verification.expected_sha256.clone(),
+            None => self.prefix.hex(),
+        };
         Some(Checkpoint {
             format: CHECKPOINT_FORMAT.to_owned(),
             version: CHECKPOINT_VERSION,
@@ -490,9 +524,73 @@ impl UploadMachine {
             source: SourceFingerprint {
                 size: self.source.size,
                 modified: self.source.modified,
-                prefix_sha256: self.prefix.hex(),
+                prefix_sha256,
             },
         })
+    }
+
+    /// The machine's state without its credentials and without the buffered part, to persist it
+    /// or move it to another process; `None` once the upload has finished.
+    ///
+    /// Restore it with [`UploadMachine::from_state`]. A request that was in flight when the state
+    /// was taken counts as an ambiguous failure: the part is read again and re-sent to the same
+    /// URL, where the server either stores it or recognises it.
+    pub fn state(&self) -> Option<UploadState> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        Some(UploadState {
+            version: CHECKPOINT_VERSION,
+            drive_url: self.drive.base.clone(),
+            request: self.request.clone(),
+            source: self.source,
+            config: self.config.clone(),
+            jitter: self.jitter,
+            checkpoint: self.checkpoint(),
+            failures: self.failures.count,
+            first_failure_at: self.failures.first_at,
+            wait_until: self.wait_until,
+            restarts: self.restarts,
+        })
+    }
+
+    /// Rebuilds a machine from [`UploadMachine::state`], with the credentials of `drive`.
+    ///
+    /// With an open session this is [`UploadMachine::resume`]: the same refusals apply and the
+    /// acknowledged prefix is verified again before any part is sent.
+    pub fn from_state(
+        drive: DriveHost,
+        state: UploadState,
+        now: SystemTime,
+    ) -> Result<Self, UploadError> {
+        if state.version != CHECKPOINT_VERSION {
+            return Err(UploadError::Checkpoint(
+                CheckpointError::UnsupportedVersion {
+                    found: state.version,
+                    supported: CHECKPOINT_VERSION,
+                },
+            ));
+        }
+        if state.drive_url != drive.base {
+            return Err(UploadError::Checkpoint(CheckpointError::Invalid {
+                path: "drive_url".to_owned(),
+                message: format!("taken on {}, restored on {}", state.drive_url, drive.base),
+            }));
+        }
+        let mut machine = match state.checkpoint {
+            Some(checkpoint) => {
+                Self::resume(drive, checkpoint, state.source, state.config, now, 0)?
+            }
+            None => Self::new(drive, state.request, state.source, state.config, 0),
+        };
+        machine.jitter = state.jitter;
+        machine.failures = Failures {
+            count: state.failures,
+            first_at: state.first_failure_at,
+        };
+        machine.wait_until = state.wait_until;
+        machine.restarts = state.restarts;
+        Ok(machine)
     }
 
     /// Bytes the server has acknowledged in the current session.

@@ -25,6 +25,7 @@ mod source;
 pub use checkpoint::{Checkpoint, CheckpointError, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use error::{ProtocolViolation, SendFailure, SendFailureKind, UploadError};
 pub use machine::{
-    Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, SESSION_LIFETIME,
+    Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, UploadState,
+    SESSION_LIFETIME,
 };
 pub use source::{hex, ModifiedTime, SourceChange, SourceFingerprint, SourceInfo};

@@ -269,6 +269,8 @@ pub struct Sim {
     pub events: Vec<UploadEvent>,
     pub waits: Vec<Duration>,
     pub reads: Vec<(u64, usize)>,
+    /// The request a stopped run did not send.
+    pub unsent: Option<Request<Bytes>>,
 }
 
 impl Sim {
@@ -289,6 +291,7 @@ impl Sim {
             events: Vec::new(),
             waits: Vec::new(),
             reads: Vec::new(),
+            unsent: None,
         }
     }
 
@@ -307,6 +310,7 @@ impl Sim {
                 }
                 Action::Send(request) => {
                     if self.server.requests >= max_requests {
+                        self.unsent = Some(request);
                         return None;
                     }
                     let answer = self.server.handle(request);
