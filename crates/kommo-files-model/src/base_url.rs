@@ -107,9 +107,15 @@ impl BaseUrl {
 
 /// `scheme://authority` of an absolute http(s) URL, as a slice of it.
 pub(crate) fn origin_of(url: &str) -> Option<&str> {
-    let scheme_len = if url.len() >= 8 && url[..8].eq_ignore_ascii_case("https://") {
+    // Compared as bytes: slicing the `str` could split a multi-byte character.
+    let starts_with = |scheme: &str| {
+        url.as_bytes()
+            .get(..scheme.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(scheme.as_bytes()))
+    };
+    let scheme_len = if starts_with("https://") {
         8
-    } else if url.len() >= 7 && url[..7].eq_ignore_ascii_case("http://") {
+    } else if starts_with("http://") {
         7
     } else {
         return None;
@@ -135,7 +141,7 @@ fn valid_authority(authority: &str) -> bool {
         },
         None => {
             let (host, port) = match authority.split_once(':') {
-                Some((host, port)) => (host, &authority[host.len()..][..port.len() + 1]),
+                Some((host, _)) => (host, &authority[host.len()..]),
                 None => (authority, ""),
             };
             let ok = !host.is_empty()
@@ -218,6 +224,9 @@ mod tests {
     #[test]
     fn odd_authorities_are_refused_and_accepted_ones_make_valid_uris() {
         for bad in [
+            "https:/Дddd",
+            "httpД://x",
+            "Д",
             "https://a[b",
             "https://[::1",
             "https://a:b",
