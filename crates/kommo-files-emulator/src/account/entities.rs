@@ -1,10 +1,12 @@
 //! CRM entities: get, create, update — enough to hold `file` custom field values (spec §9).
 
 use std::collections::BTreeMap;
+use std::sync::MutexGuard;
 
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
+use super::{batch_items, lock_entity};
 use crate::app::{App, Inner, Request, ACCOUNT_ID};
 use crate::auth::Scope;
 use crate::http::{ApiError, Reply, RouteResult};
@@ -296,36 +298,57 @@ fn apply(entity: &mut Entity, changes: Changes, now: i64) {
     entity.updated_at = now;
 }
 
-/// `POST /api/v4/{entity}` — array of `{name?, price?, custom_fields_values?}`.
-pub(crate) async fn create(app: &App, request: &mut Request, kind: EntityType) -> RouteResult {
-    let grant = app.authorize(request, Scope::Crm)?;
+/// An item of a batch create or update must be an object.
+fn expect_object<'a>(
+    item: &'a Value,
+    request_id: &str,
+) -> Result<&'a Map<String, Value>, ApiError> {
+    item.as_object()
+        .ok_or_else(|| ApiError::invalid(request_id, "", "InvalidType", "an object is expected"))
+}
+
+/// Reads the body of a batch create or update, a non-empty array of objects, and validates each
+/// item with `parse` under the lock (after expiry), stopping at the first invalid one. Returns
+/// the lock, the time, and each item's result with its `request_id`.
+async fn parse_batch<'a, T>(
+    app: &'a App,
+    request: &mut Request,
+    parse: impl Fn(&Inner, &str, &Map<String, Value>) -> Result<T, ApiError>,
+) -> Result<(MutexGuard<'a, Inner>, i64, Vec<(String, T)>), ApiError> {
     let body = request.json().await?;
-    let items = body
-        .as_array()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| ApiError::bad_request("a non-empty JSON array is expected"))?;
+    let items = batch_items(&body, "a non-empty JSON array is expected")?;
     let now = app.clock.now();
     let mut inner = app.lock();
     app.expire(&mut inner);
-    let mut changes = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let request_id = item
-            .get("request_id")
-            .and_then(Value::as_str)
-            .map_or_else(|| i.to_string(), str::to_owned);
-        let object = item.as_object().ok_or_else(|| {
-            ApiError::invalid(
-                request_id.clone(),
-                "",
-                "InvalidType",
-                "an object is expected",
-            )
-        })?;
-        changes.push((
-            request_id.clone(),
-            parse_changes(&inner, kind, object, &request_id)?,
-        ));
+    let mut parsed = Vec::with_capacity(items.len());
+    for (request_id, item) in items {
+        let object = expect_object(item, &request_id)?;
+        let value = parse(&inner, &request_id, object)?;
+        parsed.push((request_id, value));
     }
+    Ok((inner, now, parsed))
+}
+
+/// The answer to a batch create or update: the entities, embedded under the entity type.
+fn batch_reply(app: &App, kind: EntityType, entities: Vec<Value>) -> Reply {
+    let mut embedded = Map::new();
+    embedded.insert(kind.as_str().to_owned(), Value::Array(entities));
+    Reply::Json(
+        StatusCode::OK,
+        json!({
+            "_links": { "self": { "href": format!("{}/api/v4/{}", app.account_url, kind.as_str()) } },
+            "_embedded": embedded,
+        }),
+    )
+}
+
+/// `POST /api/v4/{entity}` — array of `{name?, price?, custom_fields_values?}`.
+pub(crate) async fn create(app: &App, request: &mut Request, kind: EntityType) -> RouteResult {
+    let grant = app.authorize(request, Scope::Crm)?;
+    let (mut inner, now, changes) = parse_batch(app, request, |inner, request_id, object| {
+        parse_changes(inner, kind, object, request_id)
+    })
+    .await?;
     let mut created = Vec::with_capacity(changes.len());
     for (request_id, change) in changes {
         let id = inner.data.next_entity_id;
@@ -350,15 +373,7 @@ pub(crate) async fn create(app: &App, request: &mut Request, kind: EntityType) -
         }));
     }
     inner.save()?;
-    let mut embedded = Map::new();
-    embedded.insert(kind.as_str().to_owned(), Value::Array(created));
-    Ok(Reply::Json(
-        StatusCode::OK,
-        json!({
-            "_links": { "self": { "href": format!("{}/api/v4/{}", app.account_url, kind.as_str()) } },
-            "_embedded": embedded,
-        }),
-    ))
+    Ok(batch_reply(app, kind, created))
 }
 
 /// `PATCH /api/v4/{entity}/{id}`
@@ -374,11 +389,7 @@ pub(crate) async fn update_one(
         .as_object()
         .ok_or_else(|| ApiError::bad_request("a JSON object is expected"))?;
     let now = app.clock.now();
-    let mut inner = app.lock();
-    app.expire(&mut inner);
-    if inner.data.entity(kind, id).is_none() {
-        return Err(ApiError::not_found("Entity not found"));
-    }
+    let mut inner = lock_entity(app, kind, id)?;
     let changes = parse_changes(&inner, kind, object, "0")?;
     if let Some(entity) = inner.data.entity_mut(kind, id) {
         apply(entity, changes, now);
@@ -393,43 +404,17 @@ pub(crate) async fn update_one(
 /// `PATCH /api/v4/{entity}` — array of changes, each with its `id`.
 pub(crate) async fn update_many(app: &App, request: &mut Request, kind: EntityType) -> RouteResult {
     app.authorize(request, Scope::Crm)?;
-    let body = request.json().await?;
-    let items = body
-        .as_array()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| ApiError::bad_request("a non-empty JSON array is expected"))?;
-    let now = app.clock.now();
-    let mut inner = app.lock();
-    app.expire(&mut inner);
-    let mut changes = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let request_id = item
-            .get("request_id")
-            .and_then(Value::as_str)
-            .map_or_else(|| i.to_string(), str::to_owned);
-        let object = item.as_object().ok_or_else(|| {
-            ApiError::invalid(
-                request_id.clone(),
-                "",
-                "InvalidType",
-                "an object is expected",
-            )
-        })?;
+    let (mut inner, now, changes) = parse_batch(app, request, |inner, request_id, object| {
         let id = object
             .get("id")
             .and_then(Value::as_u64)
             .filter(|id| inner.data.entity(kind, *id).is_some())
-            .ok_or_else(|| {
-                ApiError::invalid(request_id.clone(), "id", "NotFound", "entity not found")
-            })?;
-        changes.push((
-            id,
-            request_id.clone(),
-            parse_changes(&inner, kind, object, &request_id)?,
-        ));
-    }
+            .ok_or_else(|| ApiError::invalid(request_id, "id", "NotFound", "entity not found"))?;
+        Ok((id, parse_changes(inner, kind, object, request_id)?))
+    })
+    .await?;
     let mut updated = Vec::with_capacity(changes.len());
-    for (id, request_id, change) in changes {
+    for (request_id, (id, change)) in changes {
         if let Some(entity) = inner.data.entity_mut(kind, id) {
             apply(entity, change, now);
         }
@@ -441,13 +426,5 @@ pub(crate) async fn update_many(app: &App, request: &mut Request, kind: EntityTy
         }));
     }
     inner.save()?;
-    let mut embedded = Map::new();
-    embedded.insert(kind.as_str().to_owned(), Value::Array(updated));
-    Ok(Reply::Json(
-        StatusCode::OK,
-        json!({
-            "_links": { "self": { "href": format!("{}/api/v4/{}", app.account_url, kind.as_str()) } },
-            "_embedded": embedded,
-        }),
-    ))
+    Ok(batch_reply(app, kind, updated))
 }

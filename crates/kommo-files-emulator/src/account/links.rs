@@ -4,18 +4,12 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
+use super::{ensure_entity, lock_entity, non_empty_array, parse_limit, DEFAULT_LIMIT};
 use crate::app::{App, Request};
 use crate::auth::Scope;
 use crate::config::AttachStatus;
 use crate::http::{ApiError, Reply, RouteResult};
 use crate::state::{Entity, EntityType, Link};
-
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 250;
-
-fn entity_not_found() -> ApiError {
-    ApiError::not_found("Entity not found")
-}
 
 /// `GET /api/v4/{entity}/{id}/files` — link ids descending, `before_id` keyset, 204 when empty.
 pub(crate) fn list(app: &App, request: &Request, kind: EntityType, id: u64) -> RouteResult {
@@ -29,24 +23,12 @@ pub(crate) fn list(app: &App, request: &Request, kind: EntityType, id: u64) -> R
             })
         };
         match key.as_str() {
-            "limit" => {
-                limit = usize::try_from(parse(&value)?).unwrap_or(usize::MAX);
-                if !(1..=MAX_LIMIT).contains(&limit) {
-                    return Err(ApiError::invalid(
-                        "0",
-                        "limit",
-                        "InvalidValue",
-                        "limit must be between 1 and 250",
-                    ));
-                }
-            }
+            "limit" => limit = parse_limit(&value)?,
             "before_id" => before_id = Some(parse(&value)?),
             _ => {}
         }
     }
-    let mut inner = app.lock();
-    app.expire(&mut inner);
-    inner.data.entity(kind, id).ok_or_else(entity_not_found)?;
+    let inner = lock_entity(app, kind, id)?;
     let mut links: Vec<&Link> = inner
         .data
         .links
@@ -79,9 +61,10 @@ async fn file_uuids(
     refuse_trashed: bool,
 ) -> Result<Vec<String>, ApiError> {
     let body = request.json().await?;
-    let items = body.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
-        ApiError::bad_request("a non-empty JSON array of {\"file_uuid\": ...} is expected")
-    })?;
+    let items = non_empty_array(
+        &body,
+        "a non-empty JSON array of {\"file_uuid\": ...} is expected",
+    )?;
     let inner = app.lock();
     let mut uuids = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
@@ -120,6 +103,20 @@ async fn file_uuids(
     Ok(uuids)
 }
 
+/// The common start of attach and detach: authorizes, checks that the entity exists, then reads
+/// the body's file uuids.
+async fn entity_file_uuids(
+    app: &App,
+    request: &mut Request,
+    kind: EntityType,
+    id: u64,
+    refuse_trashed: bool,
+) -> Result<Vec<String>, ApiError> {
+    app.authorize(request, Scope::Crm)?;
+    ensure_entity(app, kind, id)?;
+    file_uuids(app, request, refuse_trashed).await
+}
+
 fn attach_reply(app: &App) -> Reply {
     match app.lock().behavior.attach_status {
         AttachStatus::OkEmptyObject200 => Reply::Json(StatusCode::OK, json!({})),
@@ -134,13 +131,7 @@ pub(crate) async fn attach(
     kind: EntityType,
     id: u64,
 ) -> RouteResult {
-    app.authorize(request, Scope::Crm)?;
-    {
-        let mut inner = app.lock();
-        app.expire(&mut inner);
-        inner.data.entity(kind, id).ok_or_else(entity_not_found)?;
-    }
-    let uuids = file_uuids(app, request, true).await?;
+    let uuids = entity_file_uuids(app, request, kind, id, true).await?;
     {
         let mut inner = app.lock();
         for uuid in uuids {
@@ -172,13 +163,7 @@ pub(crate) async fn detach(
     kind: EntityType,
     id: u64,
 ) -> RouteResult {
-    app.authorize(request, Scope::Crm)?;
-    {
-        let mut inner = app.lock();
-        app.expire(&mut inner);
-        inner.data.entity(kind, id).ok_or_else(entity_not_found)?;
-    }
-    let uuids = file_uuids(app, request, false).await?;
+    let uuids = entity_file_uuids(app, request, kind, id, false).await?;
     {
         let mut inner = app.lock();
         inner.data.links.retain(|l| {

@@ -5,13 +5,19 @@ mod entities;
 mod links;
 mod notes;
 
-use http::{Method, StatusCode};
-use serde_json::json;
+use std::sync::MutexGuard;
 
-use crate::app::{App, Request, ACCOUNT_ID};
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::app::{App, Inner, Request, ACCOUNT_ID};
 use crate::auth::Scope;
 use crate::http::{ApiError, Reply, RouteResult};
 use crate::state::EntityType;
+
+/// Default and largest `limit` of the account host's lists.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 250;
 
 /// Routes an account-host request. Drive paths answer 404 here, as on the real account host.
 pub(crate) async fn route(app: &App, request: &mut Request) -> RouteResult {
@@ -59,6 +65,65 @@ fn not_found(request: &Request) -> ApiError {
         "no account route for {} {}",
         request.method, request.path
     ))
+}
+
+fn entity_not_found() -> ApiError {
+    ApiError::not_found("Entity not found")
+}
+
+/// Locks the state, drops what has expired, and checks that the entity exists (404 otherwise).
+fn lock_entity(app: &App, kind: EntityType, id: u64) -> Result<MutexGuard<'_, Inner>, ApiError> {
+    let mut inner = app.lock();
+    app.expire(&mut inner);
+    inner.data.entity(kind, id).ok_or_else(entity_not_found)?;
+    Ok(inner)
+}
+
+/// Checks that the entity exists (404 otherwise), without keeping the lock.
+fn ensure_entity(app: &App, kind: EntityType, id: u64) -> Result<(), ApiError> {
+    lock_entity(app, kind, id).map(drop)
+}
+
+/// The `limit` query parameter of a list: an integer from 1 to [`MAX_LIMIT`].
+fn parse_limit(value: &str) -> Result<usize, ApiError> {
+    let limit = value
+        .parse::<u64>()
+        .map_err(|_| ApiError::invalid("0", "limit", "InvalidValue", "an integer is expected"))?;
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "0",
+            "limit",
+            "InvalidValue",
+            "limit must be between 1 and 250",
+        ));
+    }
+    Ok(limit)
+}
+
+/// The items of a batch body, which must be a non-empty JSON array (a 400 saying `expected`
+/// otherwise).
+fn non_empty_array<'a>(body: &'a Value, expected: &str) -> Result<&'a [Value], ApiError> {
+    body.as_array()
+        .filter(|a| !a.is_empty())
+        .map(Vec::as_slice)
+        .ok_or_else(|| ApiError::bad_request(expected))
+}
+
+/// The items of a batch create or update, each with its `request_id` (its index when it has
+/// none).
+fn batch_items<'a>(
+    body: &'a Value,
+    expected: &str,
+) -> Result<impl ExactSizeIterator<Item = (String, &'a Value)> + 'a, ApiError> {
+    let items = non_empty_array(body, expected)?;
+    Ok(items.iter().enumerate().map(|(i, item)| {
+        let request_id = item
+            .get("request_id")
+            .and_then(Value::as_str)
+            .map_or_else(|| i.to_string(), str::to_owned);
+        (request_id, item)
+    }))
 }
 
 /// `GET /api/v4/account[?with=drive_url]`

@@ -6,14 +6,12 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::entities::resolve_file;
+use super::{batch_items, ensure_entity, entity_not_found, parse_limit, DEFAULT_LIMIT};
 use crate::app::{App, Inner, Request, ACCOUNT_ID};
 use crate::auth::{Scope, TokenGrant};
 use crate::http::{ApiError, Reply, RouteResult};
 use crate::names::{sanitize, split_extension, with_extension};
 use crate::state::{EntityType, Note};
-
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 250;
 
 fn note_href(app: &App, note: &Note) -> String {
     format!(
@@ -134,31 +132,17 @@ pub(crate) async fn create(
 ) -> RouteResult {
     let grant: TokenGrant = app.authorize(request, Scope::Crm)?;
     if let Some(id) = entity_id {
-        let mut inner = app.lock();
-        app.expire(&mut inner);
-        inner
-            .data
-            .entity(kind, id)
-            .ok_or_else(|| ApiError::not_found("Entity not found"))?;
+        ensure_entity(app, kind, id)?;
     }
     let body = request.json().await?;
-    let items = body
-        .as_array()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| ApiError::bad_request("a non-empty JSON array of notes is expected"))?;
+    let items = batch_items(&body, "a non-empty JSON array of notes is expected")?;
     let now = app.clock.now();
     let mut inner = app.lock();
     app.expire(&mut inner);
     let mut valid = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let request_id = item
-            .get("request_id")
-            .and_then(Value::as_str)
-            .map_or_else(|| i.to_string(), str::to_owned);
-        valid.push((
-            request_id.clone(),
-            validate(&inner, kind, entity_id, item, &request_id)?,
-        ));
+    for (request_id, item) in items {
+        let note = validate(&inner, kind, entity_id, item, &request_id)?;
+        valid.push((request_id, note));
     }
     let mut created = Vec::with_capacity(valid.len());
     for (request_id, (note_entity, note_type, params, created_at)) in valid {
@@ -232,15 +216,7 @@ pub(crate) fn list(
         if key.starts_with("filter[note_type]") {
             types.extend(value.split(',').map(|s| s.trim().to_owned()));
         } else if key == "limit" {
-            limit = number(&value)?;
-            if !(1..=MAX_LIMIT).contains(&limit) {
-                return Err(ApiError::invalid(
-                    "0",
-                    "limit",
-                    "InvalidValue",
-                    "limit must be between 1 and 250",
-                ));
-            }
+            limit = parse_limit(&value)?;
         } else if key == "page" {
             page = number(&value)?.max(1);
         }
@@ -248,10 +224,7 @@ pub(crate) fn list(
     let mut inner = app.lock();
     app.expire(&mut inner);
     if let Some(id) = entity_id {
-        inner
-            .data
-            .entity(kind, id)
-            .ok_or_else(|| ApiError::not_found("Entity not found"))?;
+        inner.data.entity(kind, id).ok_or_else(entity_not_found)?;
     }
     let notes: Vec<Value> = inner
         .data

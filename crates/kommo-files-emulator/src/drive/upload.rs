@@ -303,8 +303,8 @@ fn storage_error(e: std::io::Error) -> ApiError {
     )
 }
 
-/// Appends a part to the session's sink (opened on first use) and its running hash.
-fn append(inner: &mut Inner, session_id: u64, part: &[u8]) -> Result<(), ApiError> {
+/// Opens the session's sink if it has none yet.
+fn ensure_sink(inner: &mut Inner, session_id: u64) -> Result<(), ApiError> {
     let needs_sink = inner
         .sessions
         .get(&session_id)
@@ -315,6 +315,12 @@ fn append(inner: &mut Inner, session_id: u64, part: &[u8]) -> Result<(), ApiErro
             session.sink = Some(sink);
         }
     }
+    Ok(())
+}
+
+/// Appends a part to the session's sink (opened on first use) and its running hash.
+fn append(inner: &mut Inner, session_id: u64, part: &[u8]) -> Result<(), ApiError> {
+    ensure_sink(inner, session_id)?;
     let session = inner
         .sessions
         .get_mut(&session_id)
@@ -346,17 +352,8 @@ fn remember(inner: &mut Inner, claims: &UploadClaims, len: u64, status: StatusCo
 /// object.
 fn complete(app: &App, inner: &mut Inner, session_id: u64) -> Result<Value, ApiError> {
     let now = app.clock.now();
-    let needs_sink = inner
-        .sessions
-        .get(&session_id)
-        .is_some_and(|s| s.sink.is_none());
-    if needs_sink {
-        // A 0-byte file never wrote a part: give it an empty blob.
-        let sink = inner.store.open_sink(session_id).map_err(storage_error)?;
-        if let Some(session) = inner.sessions.get_mut(&session_id) {
-            session.sink = Some(sink);
-        }
-    }
+    // A 0-byte file never wrote a part: this gives it an empty blob.
+    ensure_sink(inner, session_id)?;
     let session = inner
         .sessions
         .get_mut(&session_id)
