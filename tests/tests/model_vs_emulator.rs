@@ -48,6 +48,31 @@ fn stored_sha256(emulator: &EmulatorHandle, uuid: &str) -> String {
         .sha256
 }
 
+/// Injects `action` on the second part POST.
+fn fault_on_part_2(emulator: &EmulatorHandle, action: FaultAction) {
+    emulator.add_fault(Fault::new(action).method("POST").path("*/upload/*").nth(2));
+}
+
+/// Runs an upload of `source` for `sends` requests, then "crashes"; returns the last checkpoint,
+/// read back from its JSON as a new process would.
+fn crash_after(drive: &DriveHost, source: &[u8], sends: usize) -> Checkpoint {
+    let mut saved = None;
+    let machine = UploadMachine::new(
+        drive.clone(),
+        NewSession::new("big.bin", 0),
+        kommo_files_model::upload::SourceInfo::of_size(source.len() as u64),
+        config(),
+        1,
+    );
+    let outcome = run_until(&agent(), machine, source, sends, |e| {
+        if let UploadEvent::Checkpoint(c) = e {
+            saved = Some(c.to_json());
+        }
+    });
+    assert!(outcome.is_none(), "crashed before finishing");
+    Checkpoint::from_json(&saved.expect("a checkpoint")).unwrap()
+}
+
 fn upload_requests(emulator: &EmulatorHandle) -> usize {
     emulator
         .requests()
@@ -130,12 +155,7 @@ fn a_lost_answer_is_replayed_or_restarts_by_server_mode() {
     // session and its three parts.
     for (mode, restarts, requests) in [(RetryMode::Replay, 0, 5), (RetryMode::Strict, 1, 4 + 4)] {
         let (emulator, drive) = emulator(Emulator::builder().retry_mode(mode));
-        emulator.add_fault(
-            Fault::new(FaultAction::CloseAfterCommit)
-                .method("POST")
-                .path("*/upload/*")
-                .nth(2),
-        );
+        fault_on_part_2(&emulator, FaultAction::CloseAfterCommit);
         let source = data(3 * PART);
         let mut seen = 0;
         let file = upload(
@@ -176,12 +196,7 @@ fn transient_faults_are_retried() {
     ];
     for action in faults {
         let (emulator, drive) = emulator(Emulator::builder());
-        emulator.add_fault(
-            Fault::new(action.clone())
-                .method("POST")
-                .path("*/upload/*")
-                .nth(2),
-        );
+        fault_on_part_2(&emulator, action.clone());
         let source = data(2 * PART + 1);
         let file = upload(
             &agent(),
@@ -209,22 +224,8 @@ fn transient_faults_are_retried() {
 fn a_crashed_upload_resumes_in_a_new_machine() {
     let (emulator, drive) = emulator(Emulator::builder());
     let source = data(5 * PART + 9);
-    let mut saved = None;
-    let machine = UploadMachine::new(
-        drive.clone(),
-        NewSession::new("big.bin", 0),
-        kommo_files_model::upload::SourceInfo::of_size(source.len() as u64),
-        config(),
-        1,
-    );
     // Crash after the session and two parts.
-    let outcome = run_until(&agent(), machine, &source, 3, |e| {
-        if let UploadEvent::Checkpoint(c) = e {
-            saved = Some(c.to_json());
-        }
-    });
-    assert!(outcome.is_none());
-    let checkpoint = Checkpoint::from_json(&saved.expect("a checkpoint")).unwrap();
+    let checkpoint = crash_after(&drive, &source, 3);
     assert_eq!(checkpoint.offset, 2 * PART as u64);
     emulator.clear_requests();
     let file =
@@ -241,23 +242,10 @@ fn a_crashed_upload_resumes_in_a_new_machine() {
 fn a_session_expired_on_the_server_restarts_from_zero() {
     let (emulator, drive) = emulator(Emulator::builder());
     let source = data(3 * PART);
-    let mut saved = None;
-    let machine = UploadMachine::new(
-        drive.clone(),
-        NewSession::new("late.bin", 0),
-        kommo_files_model::upload::SourceInfo::of_size(source.len() as u64),
-        config(),
-        1,
-    );
-    assert!(run_until(&agent(), machine, &source, 2, |e| {
-        if let UploadEvent::Checkpoint(c) = e {
-            saved = Some((**c).clone());
-        }
-    })
-    .is_none());
+    let checkpoint = crash_after(&drive, &source, 2);
     emulator.advance_clock(Duration::from_secs(25 * 3600));
     let mut restarted = false;
-    let file = kommo_files_tests::resume(&agent(), drive, saved.unwrap(), &source, config(), |e| {
+    let file = kommo_files_tests::resume(&agent(), drive, checkpoint, &source, config(), |e| {
         restarted |= matches!(e, UploadEvent::Restarted { .. });
     })
     .unwrap();
