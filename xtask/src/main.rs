@@ -25,7 +25,12 @@ fn main() -> ExitCode {
 }
 
 /// The crates of the workspace that users depend on, each checked alone without default features.
-const CRATES: &[&str] = &["kommo-files-model", "kommo-files-emulator"];
+const CRATES: &[&str] = &[
+    "kommo-files-model",
+    "kommo-files-transport",
+    "kommo-files",
+    "kommo-files-emulator",
+];
 
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;

@@ -1,0 +1,203 @@
+//! [`AsyncTransport`]: requests as futures, plus the runtime's timer.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{AsyncBody, BoxFuture, Request, Response, TransportError};
+
+/// Sends requests asynchronously, and sleeps on the runtime it belongs to.
+///
+/// The same rules as [`crate::BlockingTransport`]: every status is a response, no redirect is
+/// followed. `sleep` lets the SDK wait (retry backoff, rate pacing) without knowing the runtime.
+///
+/// ```
+/// use std::time::Duration;
+/// use kommo_files_transport::{AsyncTransport, Request, Response, TransportError};
+///
+/// /// Counts requests around any other async transport.
+/// struct Counted<T> { inner: T, sent: std::sync::atomic::AtomicUsize }
+///
+/// impl<T: AsyncTransport> AsyncTransport for Counted<T> {
+///     async fn send(&self, request: Request) -> Result<Response, TransportError> {
+///         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+///         self.inner.send(request).await
+///     }
+///     async fn sleep(&self, duration: Duration) {
+///         self.inner.sleep(duration).await
+///     }
+/// }
+/// ```
+pub trait AsyncTransport: Send + Sync {
+    /// Sends `request` and reads the whole response.
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send;
+
+    /// Sends `request` and returns the response with its body still to be read. Override it to
+    /// stream downloads; the default reads the body whole with [`AsyncTransport::send`].
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
+        async move { Ok(self.send(request).await?.map(AsyncBody::from_bytes)) }
+    }
+
+    /// Completes after `duration`, on this transport's runtime.
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+impl<T: AsyncTransport + ?Sized> AsyncTransport for Arc<T> {
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        (**self).send(request)
+    }
+
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
+        (**self).send_streaming(request)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        (**self).sleep(duration)
+    }
+}
+
+/// [`AsyncTransport`] with boxed futures, so that it can live behind `dyn`.
+trait DynAsyncTransport: Send + Sync {
+    fn send_boxed(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>>;
+    fn send_streaming_boxed(
+        &self,
+        request: Request,
+    ) -> BoxFuture<'_, Result<http::Response<AsyncBody>, TransportError>>;
+    fn sleep_boxed(&self, duration: Duration) -> BoxFuture<'_, ()>;
+}
+
+impl<T: AsyncTransport> DynAsyncTransport for T {
+    fn send_boxed(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
+        Box::pin(self.send(request))
+    }
+
+    fn send_streaming_boxed(
+        &self,
+        request: Request,
+    ) -> BoxFuture<'_, Result<http::Response<AsyncBody>, TransportError>> {
+        Box::pin(self.send_streaming(request))
+    }
+
+    fn sleep_boxed(&self, duration: Duration) -> BoxFuture<'_, ()> {
+        Box::pin(self.sleep(duration))
+    }
+}
+
+/// The object-safe handle the async client keeps: any [`AsyncTransport`], shared by clones.
+///
+/// ```
+/// use std::time::Duration;
+/// use kommo_files_transport::{async_fn_transport, SharedAsyncTransport};
+///
+/// let transport = SharedAsyncTransport::new(async_fn_transport(
+///     |_request| async { Ok(http::Response::new(bytes::Bytes::new())) },
+///     |_duration: Duration| async {},
+/// ));
+/// let clone = transport.clone(); // same transport, same connections
+/// # drop(clone);
+/// ```
+#[derive(Clone)]
+pub struct SharedAsyncTransport(Arc<dyn DynAsyncTransport>);
+
+impl SharedAsyncTransport {
+    /// Shares `transport`.
+    pub fn new(transport: impl AsyncTransport + 'static) -> Self {
+        Self(Arc::new(transport))
+    }
+}
+
+impl AsyncTransport for SharedAsyncTransport {
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        self.0.send_boxed(request)
+    }
+
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
+        self.0.send_streaming_boxed(request)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        self.0.sleep_boxed(duration)
+    }
+}
+
+impl fmt::Debug for SharedAsyncTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedAsyncTransport")
+    }
+}
+
+/// An async transport made of two closures; see [`async_fn_transport`].
+#[derive(Clone)]
+pub struct AsyncFnTransport<F, S> {
+    send: F,
+    sleep: S,
+}
+
+/// An async transport that calls `send` for every request and `sleep` to wait.
+///
+/// ```
+/// use std::time::Duration;
+/// use kommo_files_transport::{async_fn_transport, AsyncTransport};
+///
+/// # async fn demo() -> Result<(), kommo_files_transport::TransportError> {
+/// let transport = async_fn_transport(
+///     |_request| async { Ok(http::Response::new(bytes::Bytes::from_static(b"{}"))) },
+///     |_duration: Duration| async {}, // a test that does not want to wait
+/// );
+/// let response = transport.send(http::Request::new(bytes::Bytes::new())).await?;
+/// assert_eq!(response.body(), "{}");
+/// # Ok(()) }
+/// ```
+pub fn async_fn_transport<F, Fut, S, SFut>(send: F, sleep: S) -> AsyncFnTransport<F, S>
+where
+    F: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Response, TransportError>> + Send,
+    S: Fn(Duration) -> SFut + Send + Sync,
+    SFut: Future<Output = ()> + Send,
+{
+    AsyncFnTransport { send, sleep }
+}
+
+impl<F, Fut, S, SFut> AsyncTransport for AsyncFnTransport<F, S>
+where
+    F: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<Response, TransportError>> + Send,
+    S: Fn(Duration) -> SFut + Send + Sync,
+    SFut: Future<Output = ()> + Send,
+{
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        (self.send)(request)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        (self.sleep)(duration)
+    }
+}
+
+impl<F, S> fmt::Debug for AsyncFnTransport<F, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AsyncFnTransport")
+    }
+}

@@ -1,0 +1,62 @@
+//! The transport seam of `kommo-files`: how a request reaches the network.
+//!
+//! The SDK builds every request as an `http::Request<Bytes>` and wants an `http::Response<Bytes>`
+//! back; a transport is anything that can do that. Two traits cover the two flavours:
+//!
+//! - [`BlockingTransport`] for scripts and threads;
+//! - [`AsyncTransport`] for services, which also supplies the runtime's `sleep`.
+//!
+//! A non-2xx status is a response, never a [`TransportError`]: the SDK decides what a status
+//! means. A [`TransportError`] is reserved for "no complete response", and its [`ErrorKind`] says
+//! whether the request may have reached the server, so retries stay safe.
+//!
+//! Each request carries an [`OperationContext`] in its extensions (what it is, whether it may be
+//! repeated, which attempt and which part), so a wrapper transport can log or meter it.
+//!
+//! Built-in adapters sit behind features: `ureq` ([`UreqTransport`]) and `reqwest`
+//! ([`ReqwestTransport`]), with `ureq-rustls` / `reqwest-rustls` for https. Their backend types
+//! never appear in a signature except in `From` constructors, so a backend upgrade is not a
+//! breaking change here.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use kommo_files_transport::{fn_transport, BlockingTransport};
+//!
+//! // A closure is a transport: handy in tests.
+//! let transport = fn_transport(|request: http::Request<Bytes>| {
+//!     assert_eq!(request.uri(), "http://127.0.0.1/ping");
+//!     Ok(http::Response::new(Bytes::from_static(b"pong")))
+//! });
+//! let request = http::Request::get("http://127.0.0.1/ping").body(Bytes::new())?;
+//! assert_eq!(transport.send(request)?.body(), "pong");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod asynchronous;
+mod blocking;
+mod body;
+mod context;
+mod error;
+#[cfg(feature = "reqwest")]
+mod reqwest_adapter;
+mod timeouts;
+#[cfg(feature = "ureq")]
+mod ureq_adapter;
+
+pub use asynchronous::{
+    async_fn_transport, AsyncFnTransport, AsyncTransport, SharedAsyncTransport,
+};
+pub use blocking::{fn_transport, BlockingTransport, FnTransport, SharedBlockingTransport};
+pub use body::{AsyncBody, AsyncBodySource, BlockingBody, BoxFuture};
+pub use context::{Operation, OperationContext};
+pub use error::{ErrorKind, TransportError};
+#[cfg(feature = "reqwest")]
+pub use reqwest_adapter::ReqwestTransport;
+pub use timeouts::Timeouts;
+#[cfg(feature = "ureq")]
+pub use ureq_adapter::UreqTransport;
+
+/// The request type every transport takes.
+pub type Request = http::Request<bytes::Bytes>;
+/// The buffered response type every transport returns.
+pub type Response = http::Response<bytes::Bytes>;
