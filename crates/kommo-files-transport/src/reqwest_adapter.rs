@@ -61,34 +61,27 @@ impl ReqwestTransport {
 }
 
 impl AsyncTransport for ReqwestTransport {
-    fn send(
-        &self,
-        request: Request,
-    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
-        async move {
-            let response = http::Response::from(self.run(request).await?);
-            let (parts, body) = response.into_parts();
-            let bytes = http_body_bytes(body).await?;
-            Ok(http::Response::from_parts(parts, bytes))
-        }
+    async fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let response = http::Response::from(self.run(request).await?);
+        let (parts, body) = response.into_parts();
+        let bytes = http_body_bytes(body).await?;
+        Ok(http::Response::from_parts(parts, bytes))
     }
 
-    fn send_streaming(
+    async fn send_streaming(
         &self,
         request: Request,
-    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
-        async move {
-            let mut response = self.run(request).await?;
-            let mut head = http::Response::new(());
-            *head.status_mut() = response.status();
-            *head.version_mut() = response.version();
-            *head.headers_mut() = std::mem::take(response.headers_mut());
-            let (parts, ()) = head.into_parts();
-            Ok(http::Response::from_parts(
-                parts,
-                AsyncBody::from_source(Chunks(response)),
-            ))
-        }
+    ) -> Result<http::Response<AsyncBody>, TransportError> {
+        let mut response = self.run(request).await?;
+        let mut head = http::Response::new(());
+        *head.status_mut() = response.status();
+        *head.version_mut() = response.version();
+        *head.headers_mut() = std::mem::take(response.headers_mut());
+        let (parts, ()) = head.into_parts();
+        Ok(http::Response::from_parts(
+            parts,
+            AsyncBody::from_source(Chunks(response)),
+        ))
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {

@@ -182,6 +182,25 @@ impl FileFieldValue {
             file_size: None,
         }
     }
+
+    /// A value pointing at the active version of `file`, with its name and size.
+    ///
+    /// ```
+    /// use kommo_files_model::wire::{FileFieldValue, FileObject};
+    /// let file: FileObject = serde_json::from_str(
+    ///     r#"{"uuid": "f1", "version_uuid": "v2", "name": "a.pdf", "size": 3}"#,
+    /// ).unwrap();
+    /// let value = FileFieldValue::from_file(&file);
+    /// assert_eq!((value.version_uuid.as_deref(), value.file_size), (Some("v2"), Some(3)));
+    /// ```
+    pub fn from_file(file: &super::FileObject) -> Self {
+        Self {
+            file_uuid: file.uuid.clone(),
+            version_uuid: file.version_uuid.clone(),
+            file_name: Some(file.name.clone()),
+            file_size: Some(file.size),
+        }
+    }
 }
 
 /// The value of a `file` custom field as read back: it carries `is_deleted`, which must not be

@@ -1,0 +1,180 @@
+//! The async client, for services (tokio with the built-in reqwest transport, or any runtime
+//! through your own [`AsyncTransport`]).
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::fs;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+
+use kommo_files_model::endpoint::{DriveHost, FileQuery};
+use kommo_files_model::wire::{FileObject, FilePage};
+use kommo_files_transport::{AsyncTransport, BoxFuture, SharedAsyncTransport};
+
+use crate::pages::Pager;
+use crate::{CancelHandle, ClientConfig, Error};
+
+type Transport = SharedAsyncTransport;
+type DriveCell = tokio::sync::OnceCell<DriveHost>;
+
+/// What an upload can read from: any `AsyncRead + Unpin + Send`.
+pub trait UploadRead: AsyncRead + Unpin + Send {}
+impl<T: AsyncRead + Unpin + Send + ?Sized> UploadRead for T {}
+
+/// What a download can write to: any `AsyncWrite + Unpin + Send`.
+pub trait DownloadWrite: AsyncWrite + Unpin + Send {}
+impl<T: AsyncWrite + Unpin + Send + ?Sized> DownloadWrite for T {}
+
+crate::driver::client_driver!(
+    maybe_async::must_be_async(AFIT),
+    "async",
+    "# #[tokio::main(flavor = \"current_thread\")]\n# async fn main() -> Result<(), Box<dyn std::error::Error>> {\n# let emulator = kommo_files_emulator::Emulator::builder().start_async().await?;\n# let client = kommo_files::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;\n",
+    "# Ok(()) }\n",
+    ".await"
+);
+
+impl Client {
+    /// A client over the built-in reqwest transport (feature `async`; needs a tokio runtime).
+    ///
+    /// ```
+    /// use kommo_files::{Client, ClientConfig, Domain};
+    ///
+    /// let client = Client::new(ClientConfig::for_account("mycompany", Domain::Kommo, "token")?)?;
+    /// # Ok::<(), kommo_files::Error>(())
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn new(config: ClientConfig) -> Result<Self, Error> {
+        let transport =
+            kommo_files_transport::ReqwestTransport::new(config.timeouts).map_err(Error::Client)?;
+        Ok(Self::with_transport(config, transport))
+    }
+
+    /// A client over any [`AsyncTransport`]: your own (any runtime), or a wrapper around a
+    /// built-in one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kommo_files::transport::{async_fn_transport, ErrorKind, TransportError};
+    /// use kommo_files::{Client, ClientConfig};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kommo_files::Error> {
+    /// let offline = async_fn_transport(
+    ///     |_request| async { Err(TransportError::new(ErrorKind::Connect, "offline")) },
+    ///     |duration: Duration| tokio::time::sleep(duration.min(Duration::from_millis(1))),
+    /// );
+    /// let config = ClientConfig::for_url("https://example.kommo.com", "token")?;
+    /// let client = Client::with_transport(config, offline);
+    /// assert!(client.get_file("f").await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn with_transport(config: ClientConfig, transport: impl AsyncTransport + 'static) -> Self {
+        Self::from_parts(config, SharedAsyncTransport::new(transport))
+    }
+
+    /// Every file matching `query`, page after page, as a [`futures_core::Stream`] (or with
+    /// [`FileStream::next`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let emulator = kommo_files_emulator::Emulator::builder().start_async().await?;
+    /// # let client = kommo_files::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;
+    /// use kommo_files::model::endpoint::FileQuery;
+    ///
+    /// let mut files = client.list(FileQuery::new().extension("pdf"));
+    /// while let Some(file) = files.next().await {
+    ///     println!("{}", file?.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list(&self, query: FileQuery) -> FileStream {
+        FileStream {
+            client: self.clone(),
+            pager: Pager::new(query),
+            fetching: None,
+        }
+    }
+
+    /// The drive host: given in the configuration, or asked once and kept.
+    pub async fn drive(&self) -> Result<DriveHost, Error> {
+        self.inner
+            .drive
+            .get_or_try_init(|| self.discover_drive())
+            .await
+            .cloned()
+    }
+
+    fn preset_drive(cell: &DriveCell, drive: DriveHost) {
+        let _ = cell.set(drive);
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.inner.transport.sleep(duration).await;
+    }
+
+    /// Sleeps `duration` unless already cancelled (dropping the future stops it anyway).
+    async fn pause(&self, duration: Duration, cancel: &CancelHandle) {
+        if !cancel.is_cancelled() {
+            self.sleep(duration).await;
+        }
+    }
+}
+
+/// The files of a listing, fetched a page at a time; see [`Client::list`].
+///
+/// An error ends the stream after it is yielded.
+pub struct FileStream {
+    client: Client,
+    pager: Pager,
+    fetching: Option<BoxFuture<'static, Result<FilePage, Error>>>,
+}
+
+impl FileStream {
+    /// The next file, or `None` at the end (no `StreamExt` needed).
+    pub async fn next(&mut self) -> Option<Result<FileObject, Error>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next_file(cx)).await
+    }
+
+    fn poll_next_file(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<FileObject, Error>>> {
+        loop {
+            if let Some(fetching) = &mut self.fetching {
+                let fetched = match fetching.as_mut().poll(cx) {
+                    Poll::Ready(fetched) => fetched,
+                    Poll::Pending => return Poll::Pending,
+                };
+                self.fetching = None;
+                match fetched {
+                    Ok(page) => self.pager.push(page),
+                    Err(error) => return Poll::Ready(Some(Err(error))),
+                }
+            }
+            if let Some(file) = self.pager.pop() {
+                return Poll::Ready(Some(Ok(file)));
+            }
+            let Some(cursor) = self.pager.take_cursor() else {
+                return Poll::Ready(None);
+            };
+            let client = self.client.clone();
+            self.fetching = Some(Box::pin(async move { client.fetch_page(&cursor).await }));
+        }
+    }
+}
+
+impl futures_core::Stream for FileStream {
+    type Item = Result<FileObject, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_next_file(cx)
+    }
+}
+
+impl std::fmt::Debug for FileStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStream")
+            .field("pager", &self.pager)
+            .field("fetching", &self.fetching.is_some())
+            .finish_non_exhaustive()
+    }
+}

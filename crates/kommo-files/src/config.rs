@@ -1,0 +1,142 @@
+//! [`ClientConfig`]: which account, which token, and how politely to talk to it.
+
+use std::time::Duration;
+
+use kommo_files_model::pacing::KOMMO_REQUESTS_PER_SECOND;
+use kommo_files_model::retry::RetryPolicy;
+use kommo_files_model::upload::UploadConfig;
+use kommo_files_model::{AccessToken, BaseUrl};
+use kommo_files_transport::Timeouts;
+
+use crate::Error;
+
+/// The domain an account lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Domain {
+    /// `{subdomain}.kommo.com`.
+    Kommo,
+    /// `{subdomain}.amocrm.ru`.
+    AmocrmRu,
+    /// `{subdomain}.amocrm.com`.
+    AmocrmCom,
+}
+
+impl Domain {
+    fn host(self) -> &'static str {
+        match self {
+            Self::Kommo => "kommo.com",
+            Self::AmocrmRu => "amocrm.ru",
+            Self::AmocrmCom => "amocrm.com",
+        }
+    }
+}
+
+/// Everything a client needs to know; shared by the blocking and the async client.
+///
+/// ```
+/// use std::time::Duration;
+/// use kommo_files::{ClientConfig, Domain};
+///
+/// let config = ClientConfig::for_account("mycompany", Domain::Kommo, "long-lived-token")?
+///     .requests_per_second(Some(5))
+///     .user_agent("invoices-sync/2.1");
+/// assert_eq!(config.account_url().as_str(), "https://mycompany.kommo.com");
+/// assert!(!format!("{config:?}").contains("long-lived-token"));
+/// # Ok::<(), kommo_files::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    pub(crate) account: BaseUrl,
+    pub(crate) drive: Option<BaseUrl>,
+    pub(crate) token: AccessToken,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) upload: UploadConfig,
+    pub(crate) requests_per_second: Option<u32>,
+    pub(crate) user_agent: String,
+    pub(crate) timeouts: Timeouts,
+}
+
+impl ClientConfig {
+    /// The account `https://{subdomain}.{domain}`, with a long-lived token or an OAuth access
+    /// token.
+    pub fn for_account(subdomain: &str, domain: Domain, token: &str) -> Result<Self, Error> {
+        Self::new(BaseUrl::for_account(subdomain, domain.host())?, token)
+    }
+
+    /// The account at `url` (`https://example.kommo.com`, or an emulator's `http://127.0.0.1:…`).
+    pub fn for_url(url: &str, token: &str) -> Result<Self, Error> {
+        Self::new(BaseUrl::parse(url)?, token)
+    }
+
+    fn new(account: BaseUrl, token: &str) -> Result<Self, Error> {
+        Ok(Self {
+            account,
+            drive: None,
+            token: AccessToken::new(token).map_err(|_| Error::InvalidToken)?,
+            retry: RetryPolicy::default(),
+            upload: UploadConfig::default(),
+            requests_per_second: Some(KOMMO_REQUESTS_PER_SECOND),
+            user_agent: concat!("kommo-files/", env!("CARGO_PKG_VERSION")).to_owned(),
+            timeouts: Timeouts::default(),
+        })
+    }
+
+    /// The drive host, when known (`drive_url` of `/api/v4/account?with=drive_url`); otherwise
+    /// the client asks once and keeps the answer.
+    pub fn drive_url(mut self, url: &str) -> Result<Self, Error> {
+        self.drive = Some(BaseUrl::parse(url)?);
+        Ok(self)
+    }
+
+    /// How API calls and upload requests are retried (default: 6 attempts, full-jitter backoff
+    /// from 0.5 s to 30 s, at most 5 minutes).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self.upload = self.upload.with_retry(policy);
+        self
+    }
+
+    /// Upload tunables (lost-session policy, largest accepted part).
+    pub fn upload(mut self, upload: UploadConfig) -> Self {
+        self.upload = upload;
+        self
+    }
+
+    /// The request rate of the client, its clones and all their uploads together (default 7,
+    /// Kommo's limit); `None` turns pacing off.
+    pub fn requests_per_second(mut self, rate: Option<u32>) -> Self {
+        self.requests_per_second = rate;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Timeouts of the built-in transports (per attempt).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Shortcut for [`ClientConfig::timeouts`] with this connect timeout.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts = self.timeouts.connect(timeout);
+        self
+    }
+
+    /// Shortcut for [`ClientConfig::timeouts`] with this read (idle) timeout.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts = self.timeouts.read(timeout);
+        self
+    }
+
+    /// The account's base URL.
+    pub fn account_url(&self) -> &BaseUrl {
+        &self.account
+    }
+}

@@ -1,0 +1,61 @@
+//! Kommo (amoCRM) Files API: upload, list, download, version, trash and attach files.
+//!
+//! Two clients, one build: [`blocking::Client`] for scripts and the async [`Client`] for
+//! services. Both are thin drivers of the same pure model ([`model`]) over a pluggable
+//! [`transport`]: ureq (feature `blocking`) and reqwest (feature `async`) are built in, and
+//! with `default-features = false` both clients still work over a transport you write.
+//!
+//! What you get whichever you pick:
+//! - resumable uploads: progress counts bytes the server acknowledged, a checkpoint after every
+//!   part survives a crash, [`blocking::Client::resume_path`] verifies the source first;
+//! - memory bounded by about two parts, whatever the file size; downloads stream to a writer;
+//! - retries with full-jitter backoff and `Retry-After`, and pacing at 7 requests per second
+//!   shared by all clones and uploads of a client (Kommo blocks accounts that go faster);
+//! - one [`Error`] type with status, problem body and checkpoint; the token never appears in
+//!   `Debug` output or errors.
+//!
+//! ```
+//! # let emulator = kommo_files_emulator::Emulator::builder().start()?;
+//! # let (account_url, token) = (emulator.account_url().to_owned(), emulator.token());
+//! use kommo_files::{blocking::Client, ClientConfig, UploadOptions};
+//!
+//! let client = Client::new(ClientConfig::for_url(&account_url, &token)?)?;
+//! let file = client.upload_bytes("hello.txt", &b"hello"[..], UploadOptions::new())?;
+//! let mut copy = Vec::new();
+//! client.download(&file, &mut copy)?;
+//! assert_eq!(copy, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod asynchronous;
+pub mod blocking;
+mod config;
+mod driver;
+mod error;
+mod options;
+mod pacer;
+mod pages;
+mod support;
+
+pub use asynchronous::{Client, DownloadWrite, FileStream, UploadRead};
+pub use config::{ClientConfig, Domain};
+pub use error::{DownloadError, Error};
+pub use kommo_files_model as model;
+pub use kommo_files_transport as transport;
+pub use options::{CancelHandle, Progress, UploadOptions};
+
+pub use kommo_files_model::upload::Checkpoint;
+
+/// Reads a checkpoint saved by [`UploadOptions::checkpoint_file`] (or [`Checkpoint::to_json`]).
+///
+/// ```no_run
+/// let checkpoint = kommo_files::load_checkpoint("upload.checkpoint.json")?;
+/// println!("{} of {} bytes were sent", checkpoint.offset, checkpoint.source.size);
+/// # Ok::<(), kommo_files::Error>(())
+/// ```
+pub fn load_checkpoint(path: impl AsRef<std::path::Path>) -> Result<Checkpoint, Error> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::io(format!("reading the checkpoint {}", path.display()), e))?;
+    Ok(Checkpoint::from_json(&bytes)?)
+}

@@ -1,0 +1,223 @@
+//! [`UploadOptions`]: what an upload is (content type, new version, preview) and who watches it
+//! (progress, checkpoints, cancellation).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use kommo_files_model::upload::{Checkpoint, UploadEvent};
+use kommo_files_model::wire::NewSession;
+
+use crate::Error;
+
+/// Upload progress: bytes the server has acknowledged (never bytes merely read or sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Bytes acknowledged so far.
+    pub acknowledged: u64,
+    /// The file size.
+    pub total: u64,
+}
+
+/// Stops an upload from another thread or task; the upload returns [`Error::Cancelled`] with
+/// its checkpoint. (An async upload also stops when its future is dropped.)
+///
+/// ```
+/// use kommo_files::{CancelHandle, UploadOptions};
+///
+/// let cancel = CancelHandle::new();
+/// let options = UploadOptions::new().cancel_handle(cancel.clone());
+/// std::thread::spawn(move || cancel.cancel()); // e.g. on Ctrl-C
+/// # drop(options);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle(Arc<AtomicBool>);
+
+impl CancelHandle {
+    /// A handle not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the upload to stop at the next step.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`CancelHandle::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+type Observer<T> = Box<dyn FnMut(T) + Send>;
+type CheckpointObserver = dyn FnMut(&Checkpoint) + Send;
+type EventObserver = dyn FnMut(&UploadEvent) + Send;
+
+/// How to upload: session fields and observers. All optional.
+///
+/// ```
+/// use kommo_files::UploadOptions;
+///
+/// let options = UploadOptions::new()
+///     .content_type("application/pdf")
+///     .with_preview(true)
+///     .on_progress(|p| eprintln!("{}/{} bytes", p.acknowledged, p.total))
+///     .checkpoint_file("contract.pdf.checkpoint.json");
+/// # drop(options);
+/// ```
+#[derive(Default)]
+pub struct UploadOptions {
+    content_type: Option<String>,
+    new_version_of: Option<String>,
+    with_preview: bool,
+    file_name: Option<String>,
+    on_progress: Option<Observer<Progress>>,
+    on_checkpoint: Option<Box<CheckpointObserver>>,
+    on_event: Option<Box<EventObserver>>,
+    checkpoint_file: Option<PathBuf>,
+    pub(crate) cancel: CancelHandle,
+}
+
+impl UploadOptions {
+    /// No options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The file's MIME type.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    /// Upload a new version of this existing file instead of a new file.
+    pub fn new_version_of(mut self, file_uuid: impl Into<String>) -> Self {
+        self.new_version_of = Some(file_uuid.into());
+        self
+    }
+
+    /// Ask the server to render previews (images, documents).
+    pub fn with_preview(mut self, with_preview: bool) -> Self {
+        self.with_preview = with_preview;
+        self
+    }
+
+    /// The name stored on the server, instead of the path's file name.
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+
+    /// Called after every acknowledged part (and with 0 after a restart).
+    pub fn on_progress(mut self, callback: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.on_progress = Some(Box::new(callback));
+        self
+    }
+
+    /// Called with a new checkpoint after every acknowledged part; keep the last one to resume
+    /// after a crash ([`Checkpoint::to_json`] serialises it).
+    pub fn on_checkpoint(mut self, callback: impl FnMut(&Checkpoint) + Send + 'static) -> Self {
+        self.on_checkpoint = Some(Box::new(callback));
+        self
+    }
+
+    /// Called with every event of the upload (sessions, retries, restarts, progress).
+    pub fn on_event(mut self, callback: impl FnMut(&UploadEvent) + Send + 'static) -> Self {
+        self.on_event = Some(Box::new(callback));
+        self
+    }
+
+    /// Keep the latest checkpoint in this file (replaced atomically after every part, removed
+    /// when the upload completes); load it with [`crate::load_checkpoint`].
+    pub fn checkpoint_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.checkpoint_file = Some(path.into());
+        self
+    }
+
+    /// Stop the upload when `handle` is cancelled.
+    pub fn cancel_handle(mut self, handle: CancelHandle) -> Self {
+        self.cancel = handle;
+        self
+    }
+
+    /// The session request for a file called `default_name` (unless renamed) of `size` bytes.
+    pub(crate) fn session(&self, default_name: &str, size: u64) -> NewSession {
+        let name = self.file_name.as_deref().unwrap_or(default_name);
+        let mut session = NewSession::new(name, size).with_preview(self.with_preview);
+        if let Some(content_type) = &self.content_type {
+            session = session.content_type(content_type);
+        }
+        if let Some(uuid) = &self.new_version_of {
+            session = session.new_version_of(uuid);
+        }
+        session
+    }
+
+    /// Hands `event` to the observers; writes checkpoint files.
+    pub(crate) fn observe(&mut self, event: &UploadEvent) -> Result<(), Error> {
+        if let Some(callback) = &mut self.on_event {
+            callback(event);
+        }
+        match event {
+            UploadEvent::Progress {
+                acknowledged,
+                total,
+            } => self.progress(*acknowledged, *total),
+            UploadEvent::Restarted { .. } => self.progress(0, 0),
+            UploadEvent::Checkpoint(checkpoint) => {
+                if let Some(path) = &self.checkpoint_file {
+                    write_atomically(path, &checkpoint.to_json()).map_err(|e| {
+                        Error::io(format!("saving the checkpoint to {}", path.display()), e)
+                    })?;
+                }
+                if let Some(callback) = &mut self.on_checkpoint {
+                    callback(checkpoint);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, acknowledged: u64, total: u64) {
+        if let Some(callback) = &mut self.on_progress {
+            callback(Progress {
+                acknowledged,
+                total,
+            });
+        }
+    }
+
+    /// The upload completed: a checkpoint file would only mislead a later resume.
+    pub(crate) fn finished(&self) {
+        if let Some(path) = &self.checkpoint_file {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("content_type", &self.content_type)
+            .field("new_version_of", &self.new_version_of)
+            .field("with_preview", &self.with_preview)
+            .field("file_name", &self.file_name)
+            .field("checkpoint_file", &self.checkpoint_file)
+            .field("cancelled", &self.cancel.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so a crash never leaves a
+/// half-written checkpoint.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temporary = crate::support::sibling_temp_path(path);
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
+}
