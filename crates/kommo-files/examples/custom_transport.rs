@@ -1,0 +1,55 @@
+//! A custom transport: a wrapper that counts and logs requests around the built-in ureq one.
+//!
+//! ```text
+//! cargo run -p kommo-files --example custom_transport
+//! ```
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use kommo_files::blocking::Client;
+use kommo_files::transport::{
+    BlockingTransport, OperationContext, Request, Response, TransportError, UreqTransport,
+};
+use kommo_files::UploadOptions;
+
+/// Counts requests and logs each one's operation, attempt and status.
+struct Counting<T> {
+    inner: T,
+    sent: Arc<AtomicUsize>,
+}
+
+impl<T: BlockingTransport> BlockingTransport for Counting<T> {
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let context = OperationContext::of(&request).copied();
+        let response = self.inner.send(request);
+        if let Some(context) = context {
+            let status = response.as_ref().map(|r| r.status().as_u16());
+            eprintln!(
+                "{:<15} attempt {} part {:?} -> {:?}",
+                context.operation, context.attempt, context.part, status
+            );
+        }
+        response
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (config, _emulator) = common::config()?;
+    let sent = Arc::new(AtomicUsize::new(0));
+    let transport = Counting {
+        inner: UreqTransport::default(),
+        sent: Arc::clone(&sent),
+    };
+    let client = Client::with_transport(config, transport);
+    let file = client.upload_bytes("report.csv", vec![b'x'; 700_000], UploadOptions::new())?;
+    client.rename(&file.uuid, "report-final.csv")?;
+    println!(
+        "{} requests went through the wrapper",
+        sent.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
