@@ -1,15 +1,16 @@
 //! The main job, end to end, with no account: start the embedded emulator, upload a generated
-//! multi-part file through the model's upload machine, lose a part's answer on the way, and check
+//! multi-part file with the SDK's blocking client, lose a part's answer on the way, and check
 //! the stored bytes by SHA-256.
 //!
 //! `cargo run --release -p kommo-files-tests --example upload_demo [SIZE_IN_KIB]`
 
 use std::io::Write;
 
+use kommo_files::blocking::Client;
+use kommo_files::model::upload::UploadEvent;
+use kommo_files::{ClientConfig, UploadOptions};
 use kommo_files_emulator::{Emulator, Fault, FaultAction};
-use kommo_files_model::upload::{UploadConfig, UploadEvent};
-use kommo_files_model::wire::NewSession;
-use kommo_files_tests::{agent, discover_drive, sha256_hex, upload};
+use kommo_files_tests::sha256_hex;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let kib: usize = std::env::args()
@@ -31,18 +32,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .nth(3),
     );
 
-    let agent = agent();
-    let drive = discover_drive(&agent, emulator.account_url(), &emulator.token())?;
+    let config = ClientConfig::for_url(emulator.account_url(), &emulator.token())?;
+    let client = Client::new(config)?;
     let data: Vec<u8> = (0..kib * 1024).map(|i| (i * 7 % 251) as u8).collect();
-    let session = NewSession::new("demo-contract.pdf", 0).content_type("application/pdf");
-
-    let file = upload(
-        &agent,
-        drive,
-        session,
-        &data,
-        UploadConfig::default(),
-        |event| match event {
+    let options = UploadOptions::new()
+        .content_type("application/pdf")
+        .on_event(|event| match event {
             UploadEvent::SessionOpened { session_id, .. } => {
                 println!("session {session_id} opened")
             }
@@ -63,8 +58,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             UploadEvent::Restarted { restart } => println!("\nsession lost; restart #{restart}"),
             _ => {}
-        },
-    )?;
+        });
+    let file = client.upload_bytes("demo-contract.pdf", data.clone(), options)?;
     println!();
 
     let stored = emulator

@@ -108,6 +108,8 @@ impl AsyncBodySource for Chunks {
 }
 
 fn transport_error(error: reqwest::Error) -> TransportError {
+    // Upload URLs carry a signed session token: keep them out of messages and logs.
+    let error = error.without_url();
     let kind = if error.is_timeout() {
         ErrorKind::Timeout
     } else if error.is_connect() {

@@ -31,9 +31,10 @@ impl UreqTransport {
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(timeouts.connect))
-            .timeout_send_body(Some(timeouts.read))
-            .timeout_recv_response(Some(timeouts.read))
-            .timeout_recv_body(Some(timeouts.read))
+            // Idle bounds, restarted by every read and write: ureq's phase timeouts
+            // (`timeout_recv_body`, ...) would bound a whole transfer instead.
+            .timeout_per_read(Some(timeouts.read))
+            .timeout_per_write(Some(timeouts.read))
             .build()
             .into();
         Self { agent }
@@ -88,8 +89,26 @@ impl BlockingTransport for UreqTransport {
         let reader = body.into_with_config().limit(u64::MAX).reader();
         Ok(http::Response::from_parts(
             parts,
-            BlockingBody::from_reader(reader),
+            BlockingBody::from_reader(BodyReader(reader)),
         ))
+    }
+}
+
+/// ureq's body reader, with its own errors (a timeout among them), which it hides in
+/// `io::ErrorKind::Other`, given back the kind [`BlockingBody`] classifies by.
+struct BodyReader(ureq::BodyReader<'static>);
+
+impl std::io::Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|error| match ureq::Error::from(error) {
+                ureq::Error::Io(error) => error,
+                error @ ureq::Error::Timeout(_) => {
+                    std::io::Error::new(std::io::ErrorKind::TimedOut, error)
+                }
+                error => std::io::Error::other(error),
+            })
     }
 }
 
