@@ -26,6 +26,18 @@ impl<T: AsyncRead + Unpin + Send + ?Sized> UploadRead for T {}
 pub trait DownloadWrite: AsyncWrite + Unpin + Send {}
 impl<T: AsyncWrite + Unpin + Send + ?Sized> DownloadWrite for T {}
 
+/// tokio's files run on tokio's blocking pool: outside a tokio runtime they would panic, so a
+/// path upload or download there is an error instead (readers and writers still work).
+fn files_available() -> std::io::Result<()> {
+    tokio::runtime::Handle::try_current()
+        .map(drop)
+        .map_err(|_| {
+            std::io::Error::other(
+                "file paths need a tokio runtime; pass a reader or writer instead",
+            )
+        })
+}
+
 crate::driver::client_driver!(
     maybe_async::must_be_async(AFIT),
     "async",

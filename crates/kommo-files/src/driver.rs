@@ -7,7 +7,8 @@
 //! Names the template leaves open, each module defines them:
 //! - `Transport` (the object-safe transport handle) and `DriveCell` (the cached drive host),
 //!   with `Client::drive`, `Client::sleep` and `Client::pause` (sleep, stopping early on cancel);
-//! - `UploadRead` / `DownloadWrite`, the source and destination bounds, and `fs` (std or tokio);
+//! - `UploadRead` / `DownloadWrite`, the source and destination bounds, `fs` (std or tokio) and
+//!   `files_available` (whether `fs` can be used here);
 //! - the I/O extension traits in scope (`read_exact`, `seek`, `write_all`, `flush`).
 //!
 //! `$setup` and `$await` make each method's doc example compile in its own flavour.
@@ -776,6 +777,7 @@ macro_rules! client_driver {
                 path: &std::path::Path,
             ) -> Result<(fs::File, kommo_files_model::upload::SourceInfo), $crate::Error> {
                 let opening = |e| $crate::Error::io(format!("opening {}", path.display()), e);
+                files_available().map_err(opening)?;
                 let file = fs::File::open(path).await.map_err(opening)?;
                 let metadata = file.metadata().await.map_err(opening)?;
                 let modified = metadata
@@ -839,7 +841,7 @@ macro_rules! client_driver {
                 let mut attempts = $crate::support::AttemptCounter::default();
                 loop {
                     while let Some(event) = machine.poll_event() {
-                        options.observe(&event)?;
+                        options.observe(&event, machine.total())?;
                     }
                     if options.cancel.is_cancelled() {
                         return Err($crate::Error::Cancelled {
@@ -962,6 +964,7 @@ macro_rules! client_driver {
                 temporary: &std::path::Path,
             ) -> Result<u64, $crate::Error> {
                 let writing = |e| $crate::Error::io(format!("writing {}", temporary.display()), e);
+                files_available().map_err(writing)?;
                 let mut sink = fs::File::create(temporary).await.map_err(writing)?;
                 let written = self.download(file, &mut sink).await?;
                 sink.sync_all().await.map_err(writing)?;

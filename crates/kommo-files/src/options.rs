@@ -156,8 +156,8 @@ impl UploadOptions {
         session
     }
 
-    /// Hands `event` to the observers; writes checkpoint files.
-    pub(crate) fn observe(&mut self, event: &UploadEvent) -> Result<(), Error> {
+    /// Hands `event` of an upload of `total` bytes to the observers; writes checkpoint files.
+    pub(crate) fn observe(&mut self, event: &UploadEvent, total: u64) -> Result<(), Error> {
         if let Some(callback) = &mut self.on_event {
             callback(event);
         }
@@ -166,7 +166,7 @@ impl UploadOptions {
                 acknowledged,
                 total,
             } => self.progress(*acknowledged, *total),
-            UploadEvent::Restarted { .. } => self.progress(0, 0),
+            UploadEvent::Restarted { .. } => self.progress(0, total),
             UploadEvent::Checkpoint(checkpoint) => {
                 if let Some(path) = &self.checkpoint_file {
                     write_atomically(path, &checkpoint.to_json()).map_err(|e| {
