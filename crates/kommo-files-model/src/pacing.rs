@@ -40,6 +40,25 @@ impl TokenBucket {
         }
     }
 
+    /// `per_second` requests per second **as the server counts them**, no bursts: spaced a tenth
+    /// wider than `1/per_second`, so that requests bunched by network jitter (a new connection
+    /// delaying one, say) of up to a tenth of a second still never put `per_second + 1` arrivals
+    /// in one second. This is what the clients use.
+    ///
+    /// ```
+    /// use kommo_files_model::pacing::TokenBucket;
+    /// use std::time::Duration;
+    /// let bucket = TokenBucket::with_headroom(7);
+    /// assert_eq!(bucket.interval(), Duration::from_nanos(157_142_857));
+    /// // 8 requests need 7 intervals: 1.1 s, so 100 ms of jitter cannot squeeze them into 1 s.
+    /// assert!(bucket.interval() * 7 >= Duration::from_millis(1100));
+    /// ```
+    pub fn with_headroom(per_second: u32) -> Self {
+        let mut bucket = Self::new(per_second, 1);
+        bucket.interval = bucket.interval * 11 / 10;
+        bucket
+    }
+
     /// 7 requests per second, no bursts: never more than 7 in any one-second window.
     pub fn kommo_default() -> Self {
         Self::new(KOMMO_REQUESTS_PER_SECOND, 1)

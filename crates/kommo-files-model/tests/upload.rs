@@ -216,6 +216,29 @@ fn fault_table() {
                 restarts: 1,
             },
         },
+        Row {
+            name: "answer to the last part lost, strict server: 404, not uploaded twice",
+            size: 3 * PART,
+            faults: vec![(4, Fault::ResetAfterCommit)],
+            retry_mode: RetryMode::Strict,
+            // session, parts 1 and 2, part 3 (stored, answer lost), part 3 again (404).
+            expect: Failure {
+                requests: 5,
+                check: |e| matches!(e, UploadError::FinalPartUnconfirmed { .. }),
+            },
+        },
+        row(
+            "a refused connection on the last part, then 404: nothing was stored, restart",
+            3 * PART,
+            vec![
+                (4, Fault::Transport(SendFailureKind::Connect)),
+                (5, status(404, "{}")),
+            ],
+            Success {
+                requests: 5 + 4,
+                restarts: 1,
+            },
+        ),
         row(
             "404 mid-upload restarts with a new session",
             3 * PART,
@@ -352,7 +375,9 @@ fn fault_table() {
                     .unwrap_or_else(|| panic!("{}: succeeded", row.name));
                 assert!(check(&error), "{}: unexpected {error:?}", row.name);
                 assert_eq!(sim.server.requests, requests, "{}: requests", row.name);
-                assert!(sim.server.completed.is_none(), "{}", row.name);
+                // Only an unconfirmed last part leaves a stored file (stored once).
+                let stored = matches!(error, UploadError::FinalPartUnconfirmed { .. });
+                assert_eq!(sim.server.completed.is_some(), stored, "{}", row.name);
             }
         }
     }

@@ -105,7 +105,8 @@ impl ClientConfig {
     }
 
     /// The request rate of the client, its clones and all their uploads together (default 7,
-    /// Kommo's limit); `None` turns pacing off.
+    /// Kommo's limit); `None` turns pacing off. Requests are spaced a tenth wider than
+    /// `1/rate`, so network jitter cannot make the server count more than `rate` in a second.
     pub fn requests_per_second(mut self, rate: Option<u32>) -> Self {
         self.requests_per_second = rate;
         self

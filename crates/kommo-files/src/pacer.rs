@@ -12,11 +12,12 @@ pub(crate) struct Pacer {
 }
 
 impl Pacer {
-    /// `rate` requests per second, none back to back; `None` never waits.
+    /// `rate` requests per second as the server counts them (with headroom for network
+    /// jitter, see [`TokenBucket::with_headroom`]); `None` never waits.
     pub(crate) fn new(rate: Option<u32>) -> Self {
+        let bucket = |rate| Mutex::new(TokenBucket::with_headroom(rate));
         Self {
-            shared: rate
-                .map(|rate| Arc::new((Instant::now(), Mutex::new(TokenBucket::new(rate, 1))))),
+            shared: rate.map(|rate| Arc::new((Instant::now(), bucket(rate)))),
         }
     }
 

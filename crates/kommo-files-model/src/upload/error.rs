@@ -23,6 +23,12 @@ impl SendFailure {
         }
     }
 
+    /// Whether the request may have reached the server (and been acted on) although no answer
+    /// came back: anything but a failed connection or TLS handshake.
+    pub fn may_have_reached_server(&self) -> bool {
+        !matches!(self.kind, SendFailureKind::Connect | SendFailureKind::Tls)
+    }
+
     /// Whether trying again can help. Connection, timeout and I/O failures can; TLS and
     /// configuration failures cannot.
     pub fn is_retryable(&self) -> bool {
@@ -134,6 +140,17 @@ pub enum UploadError {
     SessionLost {
         /// Restarts already made.
         restarts: u32,
+    },
+    /// The answer to the last part was lost, and re-sending it found the session gone: the
+    /// server most likely stored the file. Not restarted, so as not to store it twice; look for
+    /// the file (by name, or a listing sorted by date) before uploading again.
+    #[error(
+        "the answer to the last part was lost and session {session_id} is gone: the file was \
+         probably stored; check before uploading again"
+    )]
+    FinalPartUnconfirmed {
+        /// The session that received the last part.
+        session_id: i64,
     },
     /// The session of a checkpoint has expired (sessions live 24 h).
     #[error("the upload session expired at Unix time {expired_at}")]

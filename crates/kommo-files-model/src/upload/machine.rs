@@ -167,6 +167,9 @@ pub struct UploadState {
     pub failures: u32,
     /// When the first of them happened.
     pub first_failure_at: Option<SystemTime>,
+    /// Whether one of them may have reached the server (its answer was lost).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failure_uncertain: bool,
     /// A backoff in progress.
     pub wait_until: Option<SystemTime>,
     /// Session restarts so far.
@@ -197,6 +200,8 @@ enum InFlight {
 struct Failures {
     count: u32,
     first_at: Option<SystemTime>,
+    /// An attempt may have reached the server without its answer reaching us.
+    uncertain: bool,
 }
 
 /// Checking a resumed source: hashing `[0, target)` against the checkpoint.
@@ -549,6 +554,7 @@ impl UploadMachine {
             checkpoint: self.checkpoint(),
             failures: self.failures.count,
             first_failure_at: self.failures.first_at,
+            failure_uncertain: self.failures.uncertain,
             wait_until: self.wait_until,
             restarts: self.restarts,
         })
@@ -587,6 +593,7 @@ impl UploadMachine {
         machine.failures = Failures {
             count: state.failures,
             first_at: state.first_failure_at,
+            uncertain: state.failure_uncertain,
         };
         machine.wait_until = state.wait_until;
         machine.restarts = state.restarts;
@@ -664,7 +671,8 @@ impl UploadMachine {
             // An ambiguous failure: the part may be stored. It is sent again, to the same URL,
             // and the server decides (a replaying server answers as before; a strict one 404s).
             Err(failure) => {
-                return self.retry_or_fail(part_number, UploadError::Transport(failure), None, now)
+                self.failures.uncertain |= failure.may_have_reached_server();
+                return self.retry_or_fail(part_number, UploadError::Transport(failure), None, now);
             }
         };
         let outcome = match endpoint::parse_upload_part(&response) {
@@ -675,7 +683,16 @@ impl UploadMachine {
                 )));
                 return;
             }
-            Err(error) if error.status() == StatusCode::NOT_FOUND => return self.session_lost(),
+            Err(error) if error.status() == StatusCode::NOT_FOUND => {
+                // After a lost answer to the last part, a 404 most likely means the server
+                // completed the file and closed the session: starting over would store it twice.
+                if self.failures.uncertain && self.is_last_part() {
+                    let session_id = self.session.as_ref().map_or(0, |s| s.id);
+                    self.fail(UploadError::FinalPartUnconfirmed { session_id });
+                    return;
+                }
+                return self.session_lost();
+            }
             Err(error) => return self.on_api_error(part_number, error, now),
         };
         let part_len = self.part.as_ref().map_or(0, |p| p.len() as u64);
@@ -813,6 +830,12 @@ impl UploadMachine {
     fn fail(&mut self, error: UploadError) -> Action {
         self.outcome = Some(Err(error.clone()));
         Action::Failed(error)
+    }
+
+    /// Whether the part being sent ends the file.
+    fn is_last_part(&self) -> bool {
+        let part_len = self.part.as_ref().map_or(0, |p| p.len() as u64);
+        self.acknowledged + part_len >= self.source.size
     }
 
     /// 1-based number of the part being sent.
