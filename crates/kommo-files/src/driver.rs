@@ -73,6 +73,11 @@ macro_rules! client_driver {
         #[$mode]
         trait PartSource: Send {
             async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<bytes::Bytes>;
+
+            /// Whether the source can be read again from byte 0 (a restarted upload needs it).
+            fn can_restart(&self) -> bool {
+                true
+            }
         }
 
         /// Bytes in memory.
@@ -112,20 +117,27 @@ macro_rules! client_driver {
         impl<R: UploadRead> PartSource for ReaderSource<R> {
             async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<bytes::Bytes> {
                 if offset != self.position {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::Unsupported,
-                        format!(
-                            "the reader is at byte {} and cannot seek to {offset} \
-                             (a restarted upload needs a file or bytes)",
-                            self.position
-                        ),
-                    ));
+                    return Err(cannot_rewind(self.position));
                 }
                 let mut buffer = vec![0; len];
                 let _ = self.reader.read_exact(&mut buffer).await?;
                 self.position += len as u64;
                 Ok(bytes::Bytes::from(buffer))
             }
+            fn can_restart(&self) -> bool {
+                self.position == 0
+            }
+        }
+
+        /// A reader that already gave bytes away cannot give them again.
+        fn cannot_rewind(position: u64) -> std::io::Error {
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!(
+                    "the reader is at byte {position} and cannot go back to byte 0 \
+                     (a restarted upload needs a file or bytes)"
+                ),
+            )
         }
 
         #[$mode]
@@ -839,9 +851,15 @@ macro_rules! client_driver {
             ) -> Result<kommo_files_model::wire::FileObject, $crate::Error> {
                 use kommo_files_model::upload::Action;
                 let mut attempts = $crate::support::AttemptCounter::default();
+                let mut read_up_to = 0;
                 loop {
                     while let Some(event) = machine.poll_event() {
                         options.observe(&event, machine.total())?;
+                        let restarted = matches!(event, kommo_files_model::upload::UploadEvent::Restarted { .. });
+                        if restarted && !source.can_restart() {
+                            // Before a new session is opened for nothing.
+                            return Err($crate::Error::io("restarting the upload", cannot_rewind(read_up_to)));
+                        }
                     }
                     if options.cancel.is_cancelled() {
                         return Err($crate::Error::Cancelled {
@@ -854,6 +872,7 @@ macro_rules! client_driver {
                             let bytes = source.read_part(offset, len).await.map_err(|e| {
                                 $crate::Error::io(format!("reading the source at byte {offset}"), e)
                             })?;
+                            read_up_to = offset + bytes.len() as u64;
                             machine.handle_read(bytes, std::time::SystemTime::now());
                         }
                         Action::Send(request) => {

@@ -289,6 +289,15 @@ macro_rules! scenarios {
                     "nothing sent after the 404:{}",
                     common::log(&emulator)
                 );
+                let sessions = emulator
+                    .requests()
+                    .iter()
+                    .filter(|r| r.path.starts_with("/v1.0/sessions"))
+                    .count();
+                assert_eq!(
+                    sessions, 1,
+                    "no session opened for a restart that cannot happen"
+                );
                 assert!(emulator.files().is_empty());
             }
 
