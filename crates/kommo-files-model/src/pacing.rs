@@ -49,13 +49,15 @@ impl TokenBucket {
     /// use kommo_files_model::pacing::TokenBucket;
     /// use std::time::Duration;
     /// let bucket = TokenBucket::with_headroom(7);
-    /// assert_eq!(bucket.interval(), Duration::from_nanos(157_142_857));
+    /// assert_eq!(bucket.interval(), Duration::from_nanos(157_142_858));
     /// // 8 requests need 7 intervals: 1.1 s, so 100 ms of jitter cannot squeeze them into 1 s.
     /// assert!(bucket.interval() * 7 >= Duration::from_millis(1100));
     /// ```
     pub fn with_headroom(per_second: u32) -> Self {
         let mut bucket = Self::new(per_second, 1);
-        bucket.interval = bucket.interval * 11 / 10;
+        // Rounded up, like the interval itself.
+        let nanos = u64::try_from(bucket.interval.as_nanos()).unwrap_or(u64::MAX);
+        bucket.interval = Duration::from_nanos(nanos.saturating_mul(11).div_ceil(10));
         bucket
     }
 

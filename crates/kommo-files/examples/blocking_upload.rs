@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let copy = std::env::temp_dir().join("kommo-files-download.bin");
     let bytes = client.download_to_path(&file, &copy)?;
-    let same = std::fs::read(&copy)? == std::fs::read(&path)?;
+    let same = common::sha256_file(&copy)? == common::sha256_file(&path)?;
     eprintln!(
         "downloaded {bytes} bytes to {}: identical = {same}",
         copy.display()

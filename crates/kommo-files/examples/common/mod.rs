@@ -31,3 +31,20 @@ pub fn sample_file(name: &str, size: usize) -> std::io::Result<std::path::PathBu
     std::fs::write(&path, bytes)?;
     Ok(path)
 }
+
+/// Lowercase hex SHA-256 of a file, read in pieces (the examples compare files of any size).
+#[allow(dead_code)] // not every example needs one
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        match file.read(&mut buffer)? {
+            0 => break,
+            n => hasher.update(&buffer[..n]),
+        }
+    }
+    Ok(kommo_files::model::upload::hex(&hasher.finalize()))
+}
