@@ -9,6 +9,10 @@ use std::time::Duration;
 /// Kommo's documented limit.
 pub const KOMMO_REQUESTS_PER_SECOND: u32 = 7;
 
+/// How much later than its neighbours a request may arrive without the server counting one
+/// too many in a second (see [`TokenBucket::with_headroom`]).
+pub const DELIVERY_JITTER: Duration = Duration::from_millis(50);
+
 /// A token bucket: `rate` requests per second on average, at most `burst` back to back.
 ///
 /// ```
@@ -40,24 +44,26 @@ impl TokenBucket {
         }
     }
 
-    /// `per_second` requests per second **as the server counts them**, no bursts: spaced a tenth
-    /// wider than `1/per_second`, so that requests bunched by network jitter (a new connection
-    /// delaying one, say) of up to a tenth of a second still never put `per_second + 1` arrivals
-    /// in one second. This is what the clients use.
+    /// `per_second` requests per second **as the server counts them**, no bursts: any
+    /// `per_second + 1` consecutive requests span at least one second plus
+    /// [`DELIVERY_JITTER`], so requests that left evenly but arrive bunched (a new connection
+    /// or a busy machine delaying one) still never put `per_second + 1` arrivals in one second.
+    /// This is what the clients use; at 7/s it sends 6.67 requests per second.
     ///
     /// ```
-    /// use kommo_files_model::pacing::TokenBucket;
+    /// use kommo_files_model::pacing::{TokenBucket, DELIVERY_JITTER};
     /// use std::time::Duration;
     /// let bucket = TokenBucket::with_headroom(7);
-    /// assert_eq!(bucket.interval(), Duration::from_nanos(157_142_858));
-    /// // 8 requests need 7 intervals: 1.1 s, so 100 ms of jitter cannot squeeze them into 1 s.
-    /// assert!(bucket.interval() * 7 >= Duration::from_millis(1100));
+    /// assert_eq!(bucket.interval(), Duration::from_millis(150));
+    /// // 8 requests need 7 intervals: 1.05 s, so 50 ms of jitter cannot squeeze them into 1 s.
+    /// assert!(bucket.interval() * 7 >= Duration::from_secs(1) + DELIVERY_JITTER);
     /// ```
     pub fn with_headroom(per_second: u32) -> Self {
         let mut bucket = Self::new(per_second, 1);
+        let window = Duration::from_secs(1) + DELIVERY_JITTER;
         // Rounded up, like the interval itself.
-        let nanos = u64::try_from(bucket.interval.as_nanos()).unwrap_or(u64::MAX);
-        bucket.interval = Duration::from_nanos(nanos.saturating_mul(11).div_ceil(10));
+        let nanos = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        bucket.interval = Duration::from_nanos(nanos.div_ceil(u64::from(per_second.max(1))));
         bucket
     }
 

@@ -105,8 +105,9 @@ impl ClientConfig {
     }
 
     /// The request rate of the client, its clones and all their uploads together (default 7,
-    /// Kommo's limit); `None` turns pacing off. Requests are spaced a tenth wider than
-    /// `1/rate`, so network jitter cannot make the server count more than `rate` in a second.
+    /// Kommo's limit); `None` turns pacing off. Any `rate + 1` consecutive requests span at
+    /// least 1.05 s, so network jitter cannot make the server count more than `rate` in a
+    /// second (at 7/s the client sends 6.67 requests per second).
     pub fn requests_per_second(mut self, rate: Option<u32>) -> Self {
         self.requests_per_second = rate;
         self
