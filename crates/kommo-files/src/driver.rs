@@ -921,10 +921,8 @@ macro_rules! client_driver {
                 file: &kommo_files_model::wire::FileObject,
                 sink: &mut W,
             ) -> Result<u64, $crate::Error> {
-                let link = file.links.download.as_ref().ok_or($crate::Error::Download(
-                    $crate::DownloadError::NoLink,
-                ))?;
-                self.download_link(&link.href, sink).await
+                let href = $crate::support::download_href(file.links.download.as_ref())?;
+                self.download_link(href, sink).await
             }
 
             /// Streams one version of a file into `sink`; returns the bytes written.
@@ -941,10 +939,8 @@ macro_rules! client_driver {
                 version: &kommo_files_model::wire::FileVersion,
                 sink: &mut W,
             ) -> Result<u64, $crate::Error> {
-                let link = version.links.download.as_ref().ok_or($crate::Error::Download(
-                    $crate::DownloadError::NoLink,
-                ))?;
-                self.download_link(&link.href, sink).await
+                let href = $crate::support::download_href(version.links.download.as_ref())?;
+                self.download_link(href, sink).await
             }
 
             /// Downloads the active version of `file` to `path`: written to a temporary file
@@ -961,9 +957,29 @@ macro_rules! client_driver {
                 file: &kommo_files_model::wire::FileObject,
                 path: impl AsRef<std::path::Path>,
             ) -> Result<u64, $crate::Error> {
+                let href = $crate::support::download_href(file.links.download.as_ref())?;
+                self.download_link_to_path(href, path).await
+            }
+
+            /// Downloads a link (of a version, say) to `path`, with the guarantee of
+            /// [`Client::download_to_path`].
+            ///
+            #[doc = concat!("```\n", $setup,
+                "let file = client.upload_bytes(\"a.txt\", &b\"v1\"[..], Default::default())", $await, "?;\n",
+                "let versions = client.versions(&file.uuid)", $await, "?;\n",
+                "let link = versions[0].links.download.as_ref().unwrap();\n",
+                "let path = std::env::temp_dir().join(\"kommo-files-doc-version.txt\");\n",
+                "client.download_link_to_path(&link.href, &path)", $await, "?;\n",
+                "assert_eq!(std::fs::read(&path)?, b\"v1\");\n",
+                $teardown, "```")]
+            pub async fn download_link_to_path(
+                &self,
+                url: &str,
+                path: impl AsRef<std::path::Path>,
+            ) -> Result<u64, $crate::Error> {
                 let path = path.as_ref();
                 let temporary = $crate::support::sibling_temp_path(path);
-                let outcome = self.download_into_file(file, &temporary).await;
+                let outcome = self.download_into_file(url, &temporary).await;
                 let renamed = match outcome {
                     Ok(written) => fs::rename(&temporary, path)
                         .await
@@ -979,13 +995,13 @@ macro_rules! client_driver {
 
             async fn download_into_file(
                 &self,
-                file: &kommo_files_model::wire::FileObject,
+                url: &str,
                 temporary: &std::path::Path,
             ) -> Result<u64, $crate::Error> {
                 let writing = |e| $crate::Error::io(format!("writing {}", temporary.display()), e);
                 files_available().map_err(writing)?;
                 let mut sink = fs::File::create(temporary).await.map_err(writing)?;
-                let written = self.download(file, &mut sink).await?;
+                let written = self.download_link(url, &mut sink).await?;
                 sink.sync_all().await.map_err(writing)?;
                 Ok(written)
             }

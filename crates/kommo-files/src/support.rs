@@ -166,3 +166,9 @@ pub(crate) fn driver_bug(action: &Action) -> Error {
 pub(crate) fn error_body(chunk: Result<Option<Bytes>, TransportError>) -> Bytes {
     chunk.ok().flatten().unwrap_or_default()
 }
+
+/// The `href` of a download link, or the error that there is none.
+pub(crate) fn download_href(link: Option<&kommo_files_model::wire::Link>) -> Result<&str, Error> {
+    link.map(|link| link.href.as_str())
+        .ok_or(Error::Download(crate::DownloadError::NoLink))
+}
