@@ -13,7 +13,7 @@ use kommo_files_model::wire::{FileObject, FilePage};
 use kommo_files_transport::{AsyncTransport, BoxFuture, SharedAsyncTransport};
 
 use crate::pages::Pager;
-use crate::{CancelHandle, ClientConfig, Error};
+use crate::{ClientConfig, Error};
 
 type Transport = SharedAsyncTransport;
 type DriveCell = tokio::sync::OnceCell<DriveHost>;
@@ -124,13 +124,6 @@ impl Client {
 
     async fn sleep(&self, duration: Duration) {
         self.inner.transport.sleep(duration).await;
-    }
-
-    /// Sleeps `duration` unless already cancelled (dropping the future stops it anyway).
-    async fn pause(&self, duration: Duration, cancel: &CancelHandle) {
-        if !cancel.is_cancelled() {
-            self.sleep(duration).await;
-        }
     }
 }
 

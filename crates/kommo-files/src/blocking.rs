@@ -23,7 +23,7 @@ use kommo_files_model::wire::FileObject;
 use kommo_files_transport::{BlockingTransport, SharedBlockingTransport};
 
 use crate::pages::Pager;
-use crate::{CancelHandle, ClientConfig, Error};
+use crate::{ClientConfig, Error};
 
 type Transport = SharedBlockingTransport;
 type DriveCell = Mutex<Option<DriveHost>>;
@@ -40,9 +40,6 @@ impl<T: Write + Send + ?Sized> DownloadWrite for T {}
 fn files_available() -> std::io::Result<()> {
     Ok(())
 }
-
-/// The longest a cancellable wait sleeps before looking at its [`CancelHandle`] again.
-const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 crate::driver::client_driver!(
     maybe_async::must_be_sync,
@@ -131,18 +128,6 @@ impl Client {
 
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
-    }
-
-    /// Sleeps `duration`, waking early if `cancel` fires.
-    fn pause(&self, duration: Duration, cancel: &CancelHandle) {
-        let deadline = std::time::Instant::now() + duration;
-        while !cancel.is_cancelled() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            std::thread::sleep(left.min(CANCEL_POLL));
-        }
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Names the template leaves open, each module defines them:
 //! - `Transport` (the object-safe transport handle) and `DriveCell` (the cached drive host),
-//!   with `Client::drive`, `Client::sleep` and `Client::pause` (sleep, stopping early on cancel);
+//!   with `Client::drive` and `Client::sleep`;
 //! - `UploadRead` / `DownloadWrite`, the source and destination bounds, `fs` (std or tokio) and
 //!   `files_available` (whether `fs` can be used here);
 //! - the I/O extension traits in scope (`read_exact`, `seek`, `write_all`, `flush`).
@@ -153,6 +153,19 @@ macro_rules! client_driver {
                 self.paced().await;
                 let request = $crate::support::prepare(request, context, &self.inner.config.user_agent);
                 self.inner.transport.send(request).await
+            }
+
+            /// Sleeps `duration`, waking every 50 ms to stop early if `cancel` fires.
+            async fn pause(&self, duration: std::time::Duration, cancel: &$crate::CancelHandle) {
+                const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+                let deadline = std::time::Instant::now() + duration;
+                while !cancel.is_cancelled() {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    self.sleep(left.min(CANCEL_POLL)).await;
+                }
             }
 
             async fn paced(&self) {
