@@ -147,6 +147,20 @@ pub fn log(emulator: &EmulatorHandle) -> String {
 
 /// Checks that the log holds only the requests of uploads (plus at most one drive discovery):
 /// nothing a scenario did not ask for. Returns the number of upload requests.
+/// The active version of file `uuid` holds exactly `source`.
+pub fn assert_stored(emulator: &EmulatorHandle, uuid: &str, source: &[u8]) {
+    assert_eq!(
+        active_sha256(emulator, uuid),
+        sha256_hex(source),
+        "stored bytes of {uuid}"
+    );
+}
+
+/// Exactly `expected` upload requests (sessions and parts) were made, and nothing else.
+pub fn assert_uploads(emulator: &EmulatorHandle, expected: usize) {
+    assert_eq!(only_uploads(emulator), expected, "{}", log(emulator));
+}
+
 pub fn only_uploads(emulator: &EmulatorHandle) -> usize {
     let records = emulator.requests();
     let discoveries = records.iter().filter(|r| is_discovery(r)).count();

@@ -111,10 +111,7 @@ macro_rules! scenarios {
                     assert_eq!(second.uuid, file.uuid);
                     assert_ne!(second.version_uuid.as_deref(), Some(first_version.as_str()));
                     assert!(second.has_multiple_versions);
-                    assert_eq!(
-                        common::active_sha256(&emulator, &file.uuid),
-                        common::sha256_hex(&v2)
-                    );
+                    common::assert_stored(&emulator, &file.uuid, &v2);
                     assert_eq!(
                         common::version_sha256(&emulator, &first_version),
                         common::sha256_hex(&v1)
@@ -146,10 +143,7 @@ macro_rules! scenarios {
                         switched.version_uuid.as_deref(),
                         Some(first_version.as_str())
                     );
-                    assert_eq!(
-                        common::active_sha256(&emulator, &file.uuid),
-                        common::sha256_hex(&v1)
-                    );
+                    common::assert_stored(&emulator, &file.uuid, &v1);
                     let got = client.get_file(&file.uuid).await.unwrap().expect("present");
                     let mut bytes = Vec::new();
                     client.download(&got, &mut bytes).await.unwrap();

@@ -125,17 +125,9 @@ macro_rules! scenarios {
                     .upload_bytes("a.bin", source.clone(), options)
                     .await
                     .unwrap();
-                assert_eq!(
-                    common::active_sha256(&emulator, &file.uuid),
-                    common::sha256_hex(&source)
-                );
+                common::assert_stored(&emulator, &file.uuid, &source);
                 // Session, part 1, part 2 (404); a new session and its three parts.
-                assert_eq!(
-                    common::only_uploads(&emulator),
-                    3 + 4,
-                    "{}",
-                    common::log(&emulator)
-                );
+                common::assert_uploads(&emulator, 3 + 4);
                 assert_eq!(common::count(&emulator, common::is_session), 2);
                 progress.assert_acknowledged(size, &[PART, 0, PART, 2 * PART, 3 * PART]);
             }
@@ -182,12 +174,7 @@ macro_rules! scenarios {
                     assert!(error.to_string().contains(hint), "{code}: {error}");
                     let checkpoint = error.checkpoint().expect("part 1 was acknowledged");
                     assert_eq!(checkpoint.offset, PART);
-                    assert_eq!(
-                        common::only_uploads(&emulator),
-                        3,
-                        "{}",
-                        common::log(&emulator)
-                    );
+                    common::assert_uploads(&emulator, 3);
                 }
 
                 emulator.clear_faults();
@@ -213,12 +200,7 @@ macro_rules! scenarios {
                 }
                 assert_eq!(status(&error), Some(503));
                 assert!(error.checkpoint().is_some_and(|c| c.offset == 0));
-                assert_eq!(
-                    common::only_uploads(&emulator),
-                    1 + 6,
-                    "{}",
-                    common::log(&emulator)
-                );
+                common::assert_uploads(&emulator, 1 + 6);
                 assert!(emulator.files().is_empty());
             }
 

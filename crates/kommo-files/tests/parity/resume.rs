@@ -258,10 +258,7 @@ macro_rules! scenarios {
                 let loaded = kommo_files::load_checkpoint(&checkpoint_path).unwrap();
                 let options = UploadOptions::new().checkpoint_file(&checkpoint_path);
                 let file = client.resume_path(loaded, &path, options).await.unwrap();
-                assert_eq!(
-                    common::active_sha256(&emulator, &file.uuid),
-                    common::sha256_hex(&source)
-                );
+                common::assert_stored(&emulator, &file.uuid, &source);
                 assert_eq!(
                     common::count(&emulator, common::is_upload),
                     3,
@@ -329,12 +326,7 @@ async fn async_dropped_future_resumes() {
         .expect("a checkpoint after part 3");
     assert_eq!(checkpoint.offset, 3 * PART);
     // Session and parts 1-3 answered; part 4 is held without an answer (not logged yet).
-    assert_eq!(
-        common::only_uploads(&emulator),
-        4,
-        "{}",
-        common::log(&emulator)
-    );
+    common::assert_uploads(&emulator, 4);
 
     emulator.clear_requests();
     let second = kommo_files::Client::new(common::config(&emulator)).unwrap();
@@ -342,10 +334,7 @@ async fn async_dropped_future_resumes() {
         .resume_bytes(checkpoint, source.clone(), UploadOptions::new())
         .await
         .unwrap();
-    assert_eq!(
-        common::active_sha256(&emulator, &file.uuid),
-        common::sha256_hex(&source)
-    );
+    common::assert_stored(&emulator, &file.uuid, &source);
     assert_eq!(
         common::only_uploads(&emulator),
         4,

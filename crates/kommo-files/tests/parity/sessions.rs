@@ -187,29 +187,16 @@ macro_rules! scenarios {
                             );
                             assert_eq!(error.status(), None);
                             // Session, part 1, part 2 (404).
-                            assert_eq!(
-                                common::only_uploads(&emulator),
-                                3,
-                                "{}",
-                                common::log(&emulator)
-                            );
+                            common::assert_uploads(&emulator, 3);
                             progress.assert_acknowledged(size, &[PART]);
                             assert!(emulator.files().is_empty());
                         }
                         _ => {
                             let file = outcome.unwrap();
-                            assert_eq!(
-                                common::active_sha256(&emulator, &file.uuid),
-                                common::sha256_hex(&source)
-                            );
+                            common::assert_stored(&emulator, &file.uuid, &source);
                             assert_eq!(*seen.lock().unwrap(), 1);
                             // Session, part 1, part 2 (404); a new session and its four parts.
-                            assert_eq!(
-                                common::only_uploads(&emulator),
-                                3 + 5,
-                                "{}",
-                                common::log(&emulator)
-                            );
+                            common::assert_uploads(&emulator, 3 + 5);
                             let acknowledged = [PART, 0, PART, 2 * PART, 3 * PART, 4 * PART];
                             progress.assert_acknowledged(size, &acknowledged);
                         }
@@ -247,12 +234,7 @@ macro_rules! scenarios {
                     ),
                     "{error:?}"
                 );
-                assert_eq!(
-                    common::only_uploads(&emulator),
-                    3 * 2,
-                    "{}",
-                    common::log(&emulator)
-                );
+                common::assert_uploads(&emulator, 3 * 2);
                 emulator.remove_fault(fault);
 
                 emulator.clear_requests();
@@ -333,18 +315,10 @@ macro_rules! scenarios {
                     .resume_bytes(checkpoint, source.clone(), options)
                     .await
                     .unwrap();
-                assert_eq!(
-                    common::active_sha256(&emulator, &file.uuid),
-                    common::sha256_hex(&source)
-                );
+                common::assert_stored(&emulator, &file.uuid, &source);
                 assert_eq!(*seen.lock().unwrap(), 1);
                 // Part 2 (404); a new session and its four parts.
-                assert_eq!(
-                    common::only_uploads(&emulator),
-                    1 + 5,
-                    "{}",
-                    common::log(&emulator)
-                );
+                common::assert_uploads(&emulator, 1 + 5);
             }
         }
     };

@@ -133,16 +133,8 @@ macro_rules! scenarios {
                     .upload_bytes("big.bin", source.clone(), options)
                     .await
                     .unwrap();
-                assert_eq!(
-                    common::active_sha256(&emulator, &file.uuid),
-                    common::sha256_hex(&source)
-                );
-                assert_eq!(
-                    common::only_uploads(&emulator),
-                    7 + 1,
-                    "{}",
-                    common::log(&emulator)
-                );
+                common::assert_stored(&emulator, &file.uuid, &source);
+                common::assert_uploads(&emulator, 7 + 1);
                 progress.assert_complete(size);
                 let mut bytes = Vec::new();
                 client.download(&file, &mut bytes).await.unwrap();
