@@ -30,6 +30,7 @@ const CRATES: &[&str] = &[
     "kommo-files-transport",
     "kommo-files",
     "kommo-files-emulator",
+    "kommo-files-cli",
 ];
 
 fn ci() -> Result<(), String> {

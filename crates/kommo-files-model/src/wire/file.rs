@@ -156,15 +156,27 @@ pub struct FileObject {
 impl FileObject {
     /// The name with its extension, as a user would save it (`product` + `png` → `product.png`).
     pub fn name_with_extension(&self) -> String {
-        match self.metadata.as_ref().and_then(|m| m.extension.as_deref()) {
-            Some(ext) if !ext.is_empty() => format!("{}.{ext}", self.name),
-            _ => self.name.clone(),
-        }
+        name_with_extension(&self.name, self.metadata.as_ref())
     }
 
     /// The download URL of the active version, if the server sent one.
     pub fn download_url(&self) -> Option<&str> {
         self.links.download.as_ref().map(|l| l.href.as_str())
+    }
+}
+
+impl FileVersion {
+    /// The name with its extension, as a user would save this version.
+    pub fn name_with_extension(&self) -> String {
+        name_with_extension(&self.name, self.metadata.as_ref())
+    }
+}
+
+/// Files and versions keep the extension in `metadata`, apart from the name.
+fn name_with_extension(name: &str, metadata: Option<&FileMetadata>) -> String {
+    match metadata.and_then(|m| m.extension.as_deref()) {
+        Some(ext) if !ext.is_empty() => format!("{name}.{ext}"),
+        _ => name.to_owned(),
     }
 }
 

@@ -1,0 +1,254 @@
+//! The command line: every command, flag and help text, as clap types. Parsing only; the
+//! commands live in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::args::{ByteSize, Day, EntityRef};
+
+/// The Kommo (amoCRM) Files API from a terminal: resumable uploads, listing, versions, trash,
+/// downloads and links to CRM entities.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kommo-files",
+    version,
+    after_help = "\
+Connection (in this order):
+  --emulator                     a fresh embedded emulator (no account needed)
+  KOMMO_BASE_URL + KOMMO_TOKEN   e.g. https://mycompany.kommo.com
+  KOMMO_SUBDOMAIN + KOMMO_TOKEN  with KOMMO_DOMAIN = kommo.com (default), amocrm.ru or amocrm.com
+  config file                    --config, KOMMO_CONFIG, or ~/.config/kommo-files/config.toml
+
+Exit codes: 0 done, 1 failed, 2 usage or configuration error.
+Try `kommo-files demo` for a guided tour against the embedded emulator."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print results (and errors) as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Run against a fresh embedded emulator instead of an account.
+    #[arg(long, global = true)]
+    pub emulator: bool,
+    /// A config file (TOML: base_url or subdomain [+ domain], token).
+    #[arg(long, global = true, value_name = "PATH", env = "KOMMO_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Upload files and directories (recursively); a re-run continues unfinished uploads.
+    Upload(UploadArgs),
+    /// List files, with filters.
+    Ls(LsArgs),
+    /// Show one file.
+    Info(FileArg),
+    /// Rename a file.
+    Rename {
+        /// The file's UUID.
+        uuid: String,
+        /// The new name (an extension equal to the current one is dropped by the server).
+        name: String,
+    },
+    /// List a file's versions.
+    Versions(FileArg),
+    /// Make a version the active one.
+    SetVersion {
+        /// The file's UUID.
+        uuid: String,
+        /// The version's UUID.
+        version: String,
+    },
+    /// Move files to the trash (kept 30 days).
+    Rm {
+        /// The files' UUIDs.
+        #[arg(required = true)]
+        uuids: Vec<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Take files out of the trash.
+    Restore {
+        /// The files' UUIDs.
+        #[arg(required = true)]
+        uuids: Vec<String>,
+    },
+    /// List trashed files with the date they are purged.
+    Trash,
+    /// Download a file (its active version, or --version).
+    Download(DownloadArgs),
+    /// Attach a file to CRM entities.
+    Attach(LinkArgs),
+    /// Detach a file from CRM entities.
+    Detach(LinkArgs),
+    /// The entities a file is attached to, or with --entity the files of an entity.
+    Links(LinksArgs),
+    /// Add an attachment note with a file to an entity.
+    Note(NoteArgs),
+    /// A guided tour against the embedded emulator: upload, version, list, attach, note,
+    /// delete, restore, download and verify.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FileArg {
+    /// The file's UUID.
+    pub uuid: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Files and directories (directories are walked recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Files uploaded at the same time (the 7 requests/s limit is shared by all).
+    #[arg(long, short = 'j', default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub concurrency: u16,
+    /// Upload as a new version of this file (one path only).
+    #[arg(long, value_name = "UUID")]
+    pub version_of: Option<String>,
+    /// Ask the server to make previews (images, documents).
+    #[arg(long)]
+    pub preview: bool,
+    /// Attach each uploaded file to an entity, e.g. leads:123 (repeatable).
+    #[arg(long, value_name = "ENTITY:ID")]
+    pub attach: Vec<EntityRef>,
+    /// Add an attachment note for each uploaded file, e.g. leads:123 (repeatable).
+    #[arg(long, value_name = "ENTITY:ID")]
+    pub note: Vec<EntityRef>,
+    /// Start over: forget what an earlier run of this command left unfinished.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// Where unfinished uploads are remembered.
+    #[arg(long, value_name = "DIR", env = "KOMMO_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only these extensions, without the dot (repeatable).
+    #[arg(long = "ext", value_name = "EXT")]
+    pub extensions: Vec<String>,
+    /// Name contains.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The file's name or a linked entity's name contains.
+    #[arg(long)]
+    pub term: Option<String>,
+    /// At least this size: 1500, 10k, 5MB, 1GiB.
+    #[arg(long, value_name = "SIZE")]
+    pub min_size: Option<ByteSize>,
+    /// At most this size.
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<ByteSize>,
+    /// Which date --since, --until and --period look at.
+    #[arg(long, value_enum, default_value_t = DateKind::Created)]
+    pub date: DateKind,
+    /// From this day (YYYY-MM-DD, UTC) or Unix time.
+    #[arg(long, value_name = "DAY")]
+    pub since: Option<Day>,
+    /// Up to the end of this day (YYYY-MM-DD, UTC) or Unix time.
+    #[arg(long, value_name = "DAY")]
+    pub until: Option<Day>,
+    /// A named period: day, yesterday, week, previous_week, month, previous_month, quarter,
+    /// last_3_days, last_6_month, year, …
+    #[arg(long, value_name = "PERIOD", conflicts_with_all = ["since", "until"])]
+    pub period: Option<String>,
+    /// Created by: a user id, 0 robot, -1 client (repeatable).
+    #[arg(long, value_name = "ID", allow_negative_numbers = true)]
+    pub created_by: Vec<i64>,
+    /// Last changed by: a user id, 0 robot, -1 client (repeatable).
+    #[arg(long, value_name = "ID", allow_negative_numbers = true)]
+    pub updated_by: Vec<i64>,
+    /// From this source.
+    #[arg(long, value_name = "ID")]
+    pub source_id: Option<i64>,
+    /// Only these UUIDs (repeatable).
+    #[arg(long = "uuid", value_name = "UUID")]
+    pub uuids: Vec<String>,
+    /// List trashed files instead.
+    #[arg(long)]
+    pub deleted: bool,
+    /// Stop after this many files.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+    /// Files per request.
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=250))]
+    pub page_size: u32,
+}
+
+/// The date a listing filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DateKind {
+    Created,
+    Updated,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The file's UUID.
+    pub uuid: String,
+    /// A version's UUID instead of the active version.
+    #[arg(long, value_name = "UUID")]
+    pub version: Option<String>,
+    /// A file path, or a directory to put the file in under its own name (default: here).
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// The file's UUID.
+    pub uuid: String,
+    /// Entities such as leads:123, contacts:7, companies:9, customers:4.
+    #[arg(required = true, value_name = "ENTITY:ID")]
+    pub entities: Vec<EntityRef>,
+}
+
+#[derive(Debug, Args)]
+pub struct LinksArgs {
+    /// The file's UUID.
+    #[arg(required_unless_present = "entity", conflicts_with = "entity")]
+    pub uuid: Option<String>,
+    /// List the files attached to this entity instead.
+    #[arg(long, value_name = "ENTITY:ID")]
+    pub entity: Option<EntityRef>,
+}
+
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// The entity, e.g. leads:123.
+    #[arg(value_name = "ENTITY:ID")]
+    pub entity: EntityRef,
+    /// The file's UUID.
+    pub uuid: String,
+    /// A comment, posted as a text note beside the attachment.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// A specific version instead of the active one.
+    #[arg(long, value_name = "UUID")]
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Size of the generated file.
+    #[arg(long, default_value = "3MiB", value_name = "SIZE")]
+    pub size: ByteSize,
+    /// Where the downloaded copy goes (default: a temporary directory, removed afterwards).
+    #[arg(long, value_name = "DIR")]
+    pub keep_in: Option<PathBuf>,
+}

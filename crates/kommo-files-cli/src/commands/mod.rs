@@ -1,0 +1,72 @@
+//! One module per family of commands; [`run`] sends each command to its function.
+
+mod demo;
+mod download;
+mod files;
+mod links;
+mod upload;
+
+use kommo_files::blocking::Client;
+
+use crate::cli::{Cli, Command, LinksArgs};
+use crate::connection::{connect, Connection};
+use crate::failure::Failure;
+
+/// What every command works with: a connected client and the output format.
+#[derive(Debug)]
+pub struct Context {
+    connection: Connection,
+    json: bool,
+}
+
+impl Context {
+    pub fn new(connection: Connection, json: bool) -> Self {
+        Self { connection, json }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.connection.client
+    }
+
+    /// Names the account in the upload state; holds no secret.
+    pub fn account_url(&self) -> &str {
+        &self.connection.account_url
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Demo(args) = &cli.command {
+        return demo::run(args, cli.global.json);
+    }
+    let connection = connect(cli.global.emulator, cli.global.config.as_deref())?;
+    let context = Context::new(connection, cli.global.json);
+    dispatch(&context, &cli.command)
+}
+
+/// Runs one command in an existing context (the demo runs several in one).
+fn dispatch(context: &Context, command: &Command) -> Result<(), Failure> {
+    match command {
+        Command::Upload(args) => upload::upload(context, args),
+        Command::Ls(args) => files::ls(context, args),
+        Command::Info(file) => files::info(context, &file.uuid),
+        Command::Rename { uuid, name } => files::rename(context, uuid, name),
+        Command::Versions(file) => files::versions(context, &file.uuid),
+        Command::SetVersion { uuid, version } => files::set_version(context, uuid, version),
+        Command::Rm { uuids, yes } => files::rm(context, uuids, *yes),
+        Command::Restore { uuids } => files::restore(context, uuids),
+        Command::Trash => files::trash(context),
+        Command::Download(args) => download::download(context, args),
+        Command::Attach(args) => links::attach(context, args),
+        Command::Detach(args) => links::detach(context, args),
+        Command::Links(LinksArgs {
+            entity: Some(entity),
+            ..
+        }) => links::entity_links(context, entity),
+        Command::Links(LinksArgs { uuid, .. }) => {
+            links::file_links(context, uuid.as_deref().unwrap_or_default())
+        }
+        Command::Note(args) => links::note(context, args),
+        Command::Demo(_) => Err(Failure::usage("the demo cannot run inside the demo")),
+    }
+}

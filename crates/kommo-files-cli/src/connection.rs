@@ -1,0 +1,194 @@
+//! Which account a command talks to: `--emulator`, the environment, or a config file, in that
+//! order, field by field. The token is read here and never printed.
+
+use std::path::{Path, PathBuf};
+
+use kommo_files::blocking::Client;
+use kommo_files::{ClientConfig, Domain};
+use kommo_files_emulator::{Emulator, EmulatorHandle};
+use serde::Deserialize;
+
+use crate::failure::Failure;
+
+/// A connected client, and the emulator behind it when there is one (kept alive with it).
+#[derive(Debug)]
+pub struct Connection {
+    pub client: Client,
+    /// The account's URL: names the account in the upload state, never holds the token.
+    pub account_url: String,
+    pub emulator: Option<EmulatorHandle>,
+}
+
+/// The settings a config file may hold; the environment overrides each of them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    base_url: Option<String>,
+    subdomain: Option<String>,
+    domain: Option<String>,
+    token: Option<String>,
+    drive_url: Option<String>,
+    requests_per_second: Option<u32>,
+}
+
+/// Connects as the command line and environment say.
+pub fn connect(emulator: bool, config_file: Option<&Path>) -> Result<Connection, Failure> {
+    if emulator {
+        return connect_emulator(Emulator::builder());
+    }
+    let mut settings = match config_file {
+        Some(path) => read_settings(path)?,
+        None => match default_config_file() {
+            Some(path) if path.exists() => read_settings(&path)?,
+            _ => Settings::default(),
+        },
+    };
+    overlay_environment(&mut settings);
+    let config = client_config(&settings)?;
+    let account_url = config.account_url().to_string();
+    let client = Client::new(config).map_err(Failure::from)?;
+    Ok(Connection {
+        client,
+        account_url,
+        emulator: None,
+    })
+}
+
+/// A fresh embedded emulator and a client for it.
+pub fn connect_emulator(
+    builder: kommo_files_emulator::EmulatorBuilder,
+) -> Result<Connection, Failure> {
+    let emulator = builder
+        .start()
+        .map_err(|e| Failure::io("starting the embedded emulator", e))?;
+    let config =
+        ClientConfig::for_url(emulator.account_url(), &emulator.token()).map_err(Failure::from)?;
+    Ok(Connection {
+        client: Client::new(config).map_err(Failure::from)?,
+        account_url: emulator.account_url().to_owned(),
+        emulator: Some(emulator),
+    })
+}
+
+fn default_config_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("kommo-files").join("config.toml"))
+}
+
+fn read_settings(path: &Path) -> Result<Settings, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::config(format!("reading the config file {}: {e}", path.display())))?;
+    warn_if_readable_by_others(path);
+    toml::from_str(&text).map_err(|e| {
+        Failure::config(format!("the config file {} is not valid: {}", path.display(), e.message()))
+            .hint("expected TOML keys: base_url or subdomain (+ domain), token, drive_url, requests_per_second")
+    })
+}
+
+/// A token in a file others can read is a token others can use.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(metadata) = std::fs::metadata(path) {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "warning: {} can be read by other users; it holds a token (chmod 600 it)",
+                    path.display()
+                );
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+fn overlay_environment(settings: &mut Settings) {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(url) = var("KOMMO_BASE_URL") {
+        settings.base_url = Some(url);
+        settings.subdomain = None;
+    } else if let Some(subdomain) = var("KOMMO_SUBDOMAIN") {
+        settings.subdomain = Some(subdomain);
+        settings.base_url = None;
+    }
+    if let Some(domain) = var("KOMMO_DOMAIN") {
+        settings.domain = Some(domain);
+    }
+    if let Some(token) = var("KOMMO_TOKEN") {
+        settings.token = Some(token);
+    }
+    if let Some(drive_url) = var("KOMMO_DRIVE_URL") {
+        settings.drive_url = Some(drive_url);
+    }
+}
+
+fn client_config(settings: &Settings) -> Result<ClientConfig, Failure> {
+    let missing_hint = "set KOMMO_BASE_URL (or KOMMO_SUBDOMAIN) and KOMMO_TOKEN, write them to \
+                        ~/.config/kommo-files/config.toml, or try --emulator";
+    let token = settings
+        .token
+        .as_deref()
+        .ok_or_else(|| Failure::config("no access token").hint(missing_hint))?;
+    let config = match (&settings.base_url, &settings.subdomain) {
+        (Some(url), _) => ClientConfig::for_url(url, token),
+        (None, Some(subdomain)) => {
+            ClientConfig::for_account(subdomain, parse_domain(settings.domain.as_deref())?, token)
+        }
+        (None, None) => return Err(Failure::config("no account given").hint(missing_hint)),
+    }
+    .map_err(|e| Failure::config(e.to_string()))?;
+    let config = match &settings.drive_url {
+        Some(url) => config
+            .drive_url(url)
+            .map_err(|e| Failure::config(format!("drive_url: {e}")))?,
+        None => config,
+    };
+    let config = match settings.requests_per_second {
+        Some(0) => config.requests_per_second(None),
+        Some(rate) => config.requests_per_second(Some(rate)),
+        None => config,
+    };
+    Ok(config.user_agent(concat!("kommo-files-cli/", env!("CARGO_PKG_VERSION"))))
+}
+
+fn parse_domain(domain: Option<&str>) -> Result<Domain, Failure> {
+    match domain.unwrap_or("kommo.com") {
+        "kommo.com" => Ok(Domain::Kommo),
+        "amocrm.ru" => Ok(Domain::AmocrmRu),
+        "amocrm.com" => Ok(Domain::AmocrmCom),
+        other => Err(Failure::config(format!("unknown domain {other:?}"))
+            .hint("use kommo.com, amocrm.ru or amocrm.com, or give the whole KOMMO_BASE_URL")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_names_the_account_and_rejects_typos() {
+        let settings: Settings =
+            toml::from_str("subdomain = \"acme\"\ndomain = \"amocrm.ru\"\ntoken = \"t\"\n")
+                .unwrap();
+        let config = client_config(&settings).unwrap();
+        assert_eq!(config.account_url().to_string(), "https://acme.amocrm.ru");
+        assert!(toml::from_str::<Settings>("tokne = \"t\"").is_err());
+    }
+
+    #[test]
+    fn missing_settings_are_configuration_errors() {
+        let failure = client_config(&Settings::default()).unwrap_err();
+        assert_eq!((failure.kind, failure.exit_code), ("config", 2));
+        let no_account = Settings {
+            token: Some("t".into()),
+            ..Settings::default()
+        };
+        assert_eq!(
+            client_config(&no_account).unwrap_err().message,
+            "no account given"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! Upload progress on standard error: a bar per file and one for the whole batch on a terminal,
+//! plain lines (start, every tenth, end) otherwise, so logs and CI output stay readable.
+//! Results go to standard output through [`Reporter::result`], never through the bars.
+
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::output::{human_size, print, printable};
+
+/// The batch's progress display.
+#[derive(Debug)]
+pub struct Reporter {
+    display: Display,
+    files: usize,
+    started: Instant,
+    /// Acknowledged bytes of every file, summed: the total bar's position.
+    acknowledged: Mutex<u64>,
+}
+
+#[derive(Debug)]
+enum Display {
+    Bars {
+        multi: MultiProgress,
+        total: ProgressBar,
+    },
+    Lines,
+}
+
+impl Reporter {
+    /// Bars when standard error is a terminal, lines otherwise.
+    pub fn new(files: usize, total_bytes: u64) -> Arc<Self> {
+        let display = if std::io::stderr().is_terminal() {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let total = multi.add(ProgressBar::new(total_bytes));
+            total.set_style(style("{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"));
+            total.set_prefix("total");
+            total.set_message(format!("0/{files} files"));
+            Display::Bars { multi, total }
+        } else {
+            Display::Lines
+        };
+        Arc::new(Self {
+            display,
+            files,
+            started: Instant::now(),
+            acknowledged: Mutex::new(0),
+        })
+    }
+
+    /// A file starts (or resumes): its own bar or line.
+    pub fn start(self: &Arc<Self>, index: usize, name: &str, size: u64) -> FileProgress {
+        let label = format!("[{}/{}] {}", index + 1, self.files, printable(name));
+        let bar = match &self.display {
+            Display::Bars { multi, total } => {
+                let bar = multi.insert_before(total, ProgressBar::new(size));
+                bar.set_style(style("{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}"));
+                bar.set_prefix(shorten(&label, 40));
+                Some(bar)
+            }
+            Display::Lines => {
+                eprintln!("{label}: started ({})", human_size(size));
+                None
+            }
+        };
+        FileProgress {
+            reporter: Arc::clone(self),
+            bar,
+            label,
+            size,
+            acknowledged: 0,
+            tenth: 0,
+        }
+    }
+
+    /// A line for standard output (a result), printed above the bars.
+    pub fn result(&self, line: &str) {
+        let line = format!("{line}\n");
+        match &self.display {
+            Display::Bars { multi, .. } => multi.suspend(|| print(&line).ok()),
+            Display::Lines => print(&line).ok(),
+        };
+    }
+
+    /// A note for standard error, printed above the bars.
+    pub fn note(&self, line: &str) {
+        match &self.display {
+            Display::Bars { multi, .. } => multi.suspend(|| eprintln!("{line}")),
+            Display::Lines => eprintln!("{line}"),
+        }
+    }
+
+    /// A file an earlier run uploaded: counted as done.
+    pub fn skipped(&self, bytes: u64) {
+        self.advance(i128::from(bytes));
+    }
+
+    /// One more file is finished (or skipped).
+    pub fn file_finished(&self, finished: usize) {
+        if let Display::Bars { total, .. } = &self.display {
+            total.set_message(format!("{finished}/{} files", self.files));
+        }
+    }
+
+    /// Clears the bars and says what the batch moved, and how fast.
+    pub fn finish(&self, uploaded_bytes: u64) {
+        if let Display::Bars { total, .. } = &self.display {
+            total.finish_and_clear();
+        }
+        let seconds = self.started.elapsed().as_secs_f64().max(0.001);
+        eprintln!(
+            "sent {} in {:.1} s ({}/s)",
+            human_size(uploaded_bytes),
+            seconds,
+            human_size((uploaded_bytes as f64 / seconds) as u64)
+        );
+    }
+
+    fn advance(&self, delta: i128) {
+        let mut acknowledged = self
+            .acknowledged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *acknowledged = (*acknowledged as i128 + delta).max(0) as u64;
+        if let Display::Bars { total, .. } = &self.display {
+            total.set_position(*acknowledged);
+        }
+    }
+}
+
+/// One file's progress: fed from the SDK's `on_progress` (acknowledged bytes).
+#[derive(Debug)]
+pub struct FileProgress {
+    reporter: Arc<Reporter>,
+    bar: Option<ProgressBar>,
+    label: String,
+    size: u64,
+    acknowledged: u64,
+    /// The last tenth reported as a line.
+    tenth: u64,
+}
+
+impl FileProgress {
+    pub fn update(&mut self, acknowledged: u64) {
+        self.reporter
+            .advance(acknowledged as i128 - self.acknowledged as i128);
+        self.acknowledged = acknowledged;
+        match &self.bar {
+            Some(bar) => bar.set_position(acknowledged),
+            None => {
+                let tenth = (acknowledged * 10).checked_div(self.size).unwrap_or(10);
+                if tenth > self.tenth {
+                    self.tenth = tenth;
+                    eprintln!(
+                        "{}: {}% ({} of {})",
+                        self.label,
+                        tenth * 10,
+                        human_size(acknowledged),
+                        human_size(self.size)
+                    );
+                }
+            }
+        }
+    }
+
+    /// Removes the file's bar; its result is printed by the caller.
+    pub fn end(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+/// At most `max` characters, keeping the end (where the file name is).
+fn shorten(text: &str, max: usize) -> String {
+    let count = text.chars().count();
+    if count <= max {
+        return text.to_owned();
+    }
+    let tail: String = text.chars().skip(count - (max - 1)).collect();
+    format!("…{tail}")
+}
