@@ -133,9 +133,18 @@ fn classify(error: &Error) -> (&'static str, Option<&'static str>) {
             Some(_) => ("api", None),
             None => match error {
                 Error::Io { .. } => ("io", None),
+                Error::Upload { .. } => ("upload", None),
                 Error::Checkpoint(_) => (
                     "upload",
                     Some("the saved upload state is unreadable; run again with --no-resume"),
+                ),
+                Error::Download(_) => (
+                    "network",
+                    Some("the download did not complete and nothing was kept; run the command again"),
+                ),
+                Error::Url(_) => (
+                    "refused",
+                    Some("the server sent a link off the account's hosts or over plain http; nothing was sent to it"),
                 ),
                 _ => ("api", None),
             },

@@ -15,6 +15,8 @@ use crate::output::{human_size, print, printable};
 pub struct Reporter {
     display: Display,
     files: usize,
+    /// With `--json` the results are printed as one document at the end, not as lines.
+    json: bool,
     started: Instant,
     /// Acknowledged bytes of every file, summed: the total bar's position.
     acknowledged: Mutex<u64>,
@@ -31,7 +33,7 @@ enum Display {
 
 impl Reporter {
     /// Bars when standard error is a terminal, lines otherwise.
-    pub fn new(files: usize, total_bytes: u64) -> Arc<Self> {
+    pub fn new(files: usize, total_bytes: u64, json: bool) -> Arc<Self> {
         let display = if std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let total = multi.add(ProgressBar::new(total_bytes));
@@ -45,6 +47,7 @@ impl Reporter {
         Arc::new(Self {
             display,
             files,
+            json,
             started: Instant::now(),
             acknowledged: Mutex::new(0),
         })
@@ -75,8 +78,11 @@ impl Reporter {
         }
     }
 
-    /// A line for standard output (a result), printed above the bars.
+    /// A result line for standard output (standard error with `--json`), above the bars.
     pub fn result(&self, line: &str) {
+        if self.json {
+            return self.note(line);
+        }
         let line = format!("{line}\n");
         match &self.display {
             Display::Bars { multi, .. } => multi.suspend(|| print(&line).ok()),

@@ -12,7 +12,7 @@ use super::{dispatch, Context};
 use crate::cli::{Cli, DemoArgs};
 use crate::connection::connect_emulator;
 use crate::failure::Failure;
-use crate::output::{human_size, print, print_json};
+use crate::output::{human_size, print};
 
 /// Parts as small as the emulator allows comfortably, so a few MiB make a multi-part upload.
 const DEMO_PART_SIZE: u64 = 256 * 1024;
@@ -20,6 +20,12 @@ const DEMO_PART_SIZE: u64 = 256 * 1024;
 const DEMO_LEAD: &str = "leads:1001";
 
 pub fn run(args: &DemoArgs, json: bool) -> Result<(), Failure> {
+    if json {
+        return Err(
+            Failure::usage("the demo is a tour for people; it has no --json output")
+                .hint("run the commands it shows with --json"),
+        );
+    }
     let workspace = Workspace::create(args.keep_in.as_deref())?;
     let connection = connect_emulator(Emulator::builder().max_part_size(DEMO_PART_SIZE))?;
     let emulator_url = connection.account_url.clone();
@@ -81,15 +87,6 @@ pub fn run(args: &DemoArgs, json: bool) -> Result<(), Failure> {
          Next: set KOMMO_BASE_URL and KOMMO_TOKEN (or KOMMO_SUBDOMAIN) and run the same \
          commands against your account; `kommo-files --help` lists them all.\n"
     ))?;
-    if json {
-        print_json(&serde_json::json!({
-            "ok": true,
-            "file_uuid": uuid,
-            "sha256": expected,
-            "requests": requests,
-            "size": size,
-        }))?;
-    }
     workspace.finish()
 }
 

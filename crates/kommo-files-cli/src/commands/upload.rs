@@ -55,7 +55,7 @@ pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
         args.no_resume,
     )?;
     let total_bytes = sources.iter().map(|s| s.size).sum();
-    let reporter = Reporter::new(sources.len(), total_bytes);
+    let reporter = Reporter::new(sources.len(), total_bytes, context.json);
 
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
