@@ -2,7 +2,7 @@
 //! exit code (1 for a failure, 2 for a usage or configuration mistake).
 
 use kommo_files::model::upload::UploadError;
-use kommo_files::transport::ErrorKind;
+use kommo_files::transport::{ErrorKind, Operation};
 use kommo_files::Error;
 use serde::Serialize;
 
@@ -123,9 +123,13 @@ fn classify(error: &Error) -> (&'static str, Option<&'static str>) {
                 "api",
                 Some("Kommo blocks an account that sends too many requests: wait before retrying and lower --concurrency"),
             ),
+            Some(403) if matches!(error, Error::Api { operation: Operation::DeleteFiles, .. }) => (
+                "api",
+                Some("give the integration the \"Deleting files\" scope, then issue a new token"),
+            ),
             Some(403) => (
                 "api",
-                Some("give the integration the \"Access to files\" scope (and \"Deleting files\" for rm), then issue a new token"),
+                Some("give the integration the \"Access to files\" scope, then issue a new token"),
             ),
             Some(404) => ("api", Some("check the UUID: `kommo-files ls` lists files, `kommo-files trash` trashed ones")),
             Some(429) => ("api", Some("too many requests: wait a little and lower --concurrency")),
