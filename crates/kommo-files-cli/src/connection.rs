@@ -20,7 +20,7 @@ pub struct Connection {
 }
 
 /// The settings a config file may hold; the environment overrides each of them.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Settings {
     base_url: Option<String>,
@@ -29,6 +29,19 @@ struct Settings {
     token: Option<String>,
     drive_url: Option<String>,
     requests_per_second: Option<u32>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("base_url", &self.base_url)
+            .field("subdomain", &self.subdomain)
+            .field("domain", &self.domain)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("drive_url", &self.drive_url)
+            .field("requests_per_second", &self.requests_per_second)
+            .finish()
+    }
 }
 
 /// Connects as the command line and environment say.
@@ -176,6 +189,7 @@ mod tests {
         let config = client_config(&settings).unwrap();
         assert_eq!(config.account_url().to_string(), "https://acme.amocrm.ru");
         assert!(toml::from_str::<Settings>("tokne = \"t\"").is_err());
+        assert!(!format!("{settings:?}").contains("\"t\""));
     }
 
     #[test]
