@@ -34,13 +34,19 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Print results (and errors) as JSON.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
     /// Run against a fresh embedded emulator instead of an account.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub emulator: bool,
     /// A config file (TOML: base_url or subdomain [+ domain], token).
-    #[arg(long, global = true, value_name = "PATH", env = "KOMMO_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "KOMMO_CONFIG",
+        help_heading = "Global options"
+    )]
     pub config: Option<PathBuf>,
 }
 

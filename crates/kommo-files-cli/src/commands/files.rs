@@ -77,7 +77,8 @@ pub fn info(context: &Context, uuid: &str) -> Result<(), Failure> {
     if let Some(kind) = &file.kind {
         lines.push(("type", kind.to_string()));
     }
-    if let Some(mime) = file.metadata.as_ref().and_then(|m| m.mime_type.clone()) {
+    let mime = file.metadata.as_ref().and_then(|m| m.mime_type.clone());
+    if let Some(mime) = mime.filter(|m| !m.is_empty()) {
         lines.push(("mime type", mime));
     }
     if let Some(version) = &file.version_uuid {
@@ -141,7 +142,7 @@ fn versions_table(versions: &[FileVersion]) -> Table {
             version.uuid.clone(),
             human_size(version.size),
             when(version.created_at),
-            printable(&version.name),
+            printable(&version.name_with_extension()),
         ]);
     }
     table

@@ -1,0 +1,142 @@
+//! A batch where one file fails: the others are uploaded, attached and noted; a re-run uploads
+//! only the failed one and repeats no attachment or note.
+
+use kommo_files::model::wire::EntityType;
+
+use crate::support::{arg, redact_sorted, sha256_file, TestEnv};
+
+/// The emulator refuses sessions over this size: `b.bin` fails until it is raised.
+const LIMIT: u64 = 512 * 1024;
+
+fn attach_requests(env: &TestEnv) -> usize {
+    env.count_requests("PUT", |path| path.starts_with("/api/v4/leads/1001/files"))
+}
+
+#[test]
+fn a_failed_file_is_retried_alone_and_links_are_not_repeated() {
+    let env = TestEnv::new();
+    env.emulator.update_config(|b| b.max_file_size = LIMIT);
+    let dir = env.home.join("batch");
+    let a = env.file("batch/a.txt", 10, 1);
+    let b = env.file("batch/b.bin", 600 * 1024, 2);
+    let c = env.file("batch/c.txt", 20, 3);
+    let args = [
+        "upload",
+        arg(&dir),
+        "--attach",
+        "leads:1001",
+        "--note",
+        "leads:1002",
+    ];
+
+    let first = env.cli().run(&args).expect_code(1);
+    insta::assert_snapshot!(
+        "batch_first_run_stdout",
+        redact_sorted(&first.stdout, env.home.path())
+    );
+    let error = first.stderr.lines().rev().nth(1).expect("an error line");
+    assert!(
+        error.starts_with("error: 1 of 3 file(s) failed; first: "),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.lines().last().unwrap().starts_with("hint: "),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains(&format!("failed {}: ", b.display())),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(env.emulator.files().len(), 2);
+    assert_eq!(attach_requests(&env), 2);
+    assert_eq!(env.sdk().notes(&EntityType::Leads, 1002).unwrap().len(), 2);
+    let sessions_before = env.sessions();
+    assert_eq!(sessions_before, 3, "three sessions asked for, one refused");
+
+    // The limit is lifted: only b.bin is uploaded; a and c are not touched again.
+    env.emulator
+        .update_config(|b| b.max_file_size = 300 * 1024 * 1024);
+    let second = env.ok(&args);
+    insta::assert_snapshot!(
+        "batch_second_run_stdout",
+        redact_sorted(&second.stdout, env.home.path())
+    );
+    assert_eq!(env.sessions(), sessions_before + 1);
+    assert_eq!(env.emulator.files().len(), 3);
+    assert_eq!(
+        attach_requests(&env),
+        3,
+        "one attachment per file, over both runs"
+    );
+
+    let notes = env.sdk().notes(&EntityType::Leads, 1002).unwrap();
+    assert_eq!(notes.len(), 3, "one note per file: {notes:?}");
+    let linked = env
+        .ok(&["links", "--entity", "leads:1001", "--json"])
+        .stdout_json();
+    let mut linked: Vec<String> = linked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["file_uuid"].as_str().unwrap().to_owned())
+        .collect();
+    linked.sort();
+    let mut stored: Vec<String> = env.emulator.files().into_iter().map(|f| f.uuid).collect();
+    stored.sort();
+    assert_eq!(linked, stored, "every file attached to the lead, once");
+    for note in &notes {
+        let text = format!("{note:?}");
+        assert_eq!(
+            stored
+                .iter()
+                .filter(|uuid| text.contains(uuid.as_str()))
+                .count(),
+            1,
+            "each note names one file: {text}"
+        );
+    }
+    for (path, name) in [(&a, "a.txt"), (&b, "b.bin"), (&c, "c.txt")] {
+        let uuid = crate::support::uploaded_uuid(
+            &(first.stdout.clone() + &second.stdout),
+            &format!("/{name}"),
+        );
+        assert_eq!(env.stored_sha(&uuid), sha256_file(path), "{name}");
+    }
+}
+
+#[test]
+fn json_outcomes_name_the_failed_file() {
+    let env = TestEnv::new();
+    env.emulator.update_config(|b| b.max_file_size = LIMIT);
+    let ok = env.file("ok.txt", 10, 1);
+    let too_big = env.file("too-big.bin", 600 * 1024, 2);
+    let output = env
+        .cli()
+        .run(&["upload", "--json", arg(&ok), arg(&too_big)])
+        .expect_code(1);
+
+    // Standard output is the JSON document alone; progress went to standard error.
+    let outcomes = output.stdout_json();
+    let outcomes = outcomes.as_array().expect("an array of outcomes");
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes[0]["path"], arg(&ok));
+    assert_eq!(outcomes[0]["status"], "uploaded");
+    assert_eq!(outcomes[0]["size"], 10);
+    assert!(outcomes[0]["uuid"].is_string());
+    assert_eq!(outcomes[1]["path"], arg(&too_big));
+    assert_eq!(outcomes[1]["status"], "failed");
+    assert!(outcomes[1].get("uuid").is_none());
+    assert_eq!(outcomes[1]["error"]["kind"], "api");
+    assert_eq!(outcomes[1]["error"]["status"], 400);
+
+    let last = output.stderr.lines().last().expect("an error");
+    let error: serde_json::Value = serde_json::from_str(last).expect("the error as JSON");
+    assert_eq!(error["error"]["kind"], "api");
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("1 of 2 file(s) failed"));
+}

@@ -1,0 +1,12 @@
+//! Integration tests of the `kommo-files` binary, run against in-process emulators.
+
+mod batch;
+mod commands;
+mod config_file;
+mod emulator_flag;
+mod hostile;
+mod progress;
+mod resume;
+mod server_errors;
+mod support;
+mod usage;

@@ -1,0 +1,141 @@
+//! Resumable uploads: a killed upload continues from its checkpoint, a finished batch forgets
+//! its state, and `--no-resume` starts over.
+
+use std::path::{Path, PathBuf};
+
+use kommo_files_emulator::{Fault, FaultAction};
+
+use crate::support::{arg, sha256_file, uploaded_uuid, wait_until, TestEnv, PART_SIZE};
+
+const SIZE: usize = 3 * 1024 * 1024;
+const PARTS: usize = SIZE / PART_SIZE as usize;
+/// The part that hangs: the run is killed while it waits.
+const HANGING_PART: u32 = 5;
+
+/// The batch directories under `<state>/uploads`.
+fn batches(state: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(state.join("uploads"))
+        .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
+        .unwrap_or_default()
+}
+
+fn checkpoints(state: &Path) -> Vec<PathBuf> {
+    batches(state)
+        .iter()
+        .flat_map(|batch| std::fs::read_dir(batch).into_iter().flatten())
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.to_string_lossy().ends_with(".checkpoint.json"))
+        .collect()
+}
+
+/// Starts `upload PATH`, lets it hang on part [`HANGING_PART`], and kills it once it has a
+/// checkpoint. Returns the number of parts the server acknowledged.
+fn upload_and_kill(env: &TestEnv, path: &Path) -> usize {
+    env.emulator.add_fault(
+        Fault::new(FaultAction::Delay { millis: 600_000 })
+            .method("POST")
+            .path("*/upload/*")
+            .nth(HANGING_PART),
+    );
+    let running = env.cli().spawn(&["upload", arg(path)]);
+    wait_until("the upload hangs with a checkpoint", || {
+        env.emulator.faults()[0].fired == 1 && !checkpoints(&env.state_dir()).is_empty()
+    });
+    let acknowledged = env
+        .part_requests()
+        .iter()
+        .filter(|r| r.status.is_some())
+        .count();
+    assert!(acknowledged >= 3, "{acknowledged} parts before the kill");
+    let killed = running.kill();
+    assert_ne!(killed.code, 0);
+    assert!(killed.stdout.is_empty(), "{}", killed.stdout);
+    env.emulator.clear_faults();
+    acknowledged
+}
+
+#[test]
+fn a_killed_upload_resumes_where_it_stopped() {
+    let env = TestEnv::new();
+    let path = env.file("large.bin", SIZE, 1);
+    let before_kill = upload_and_kill(&env, &path);
+    assert_eq!(before_kill, HANGING_PART as usize - 1);
+    assert_eq!(env.sessions(), 1);
+    assert!(env.emulator.files().is_empty(), "nothing finished yet");
+
+    let output = env.ok(&["upload", arg(&path)]);
+    assert!(
+        output
+            .stdout
+            .starts_with(&format!("resumed {} -> ", path.display())),
+        "{}",
+        output.stdout
+    );
+    assert_eq!(env.sessions(), 1, "the same session, not a second one");
+    let parts = env.part_requests();
+    assert!(parts.len() <= PARTS + 2, "{} part requests", parts.len());
+    assert_eq!(
+        parts.len() - before_kill,
+        PARTS - before_kill,
+        "the second run sends only the remaining parts"
+    );
+    let uuid = uploaded_uuid(&output.stdout, "large.bin");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+    assert_eq!(env.emulator.files().len(), 1);
+    assert!(
+        batches(&env.state_dir()).is_empty(),
+        "the batch state is removed"
+    );
+
+    // The progress of the resumed file starts where it stopped, and ends at 100%.
+    assert!(output
+        .stderr
+        .contains("[1/1] large.bin: 100% (3.0 MiB of 3.0 MiB)"));
+
+    // Nothing is left to resume: the same command uploads a new file.
+    let again = env.ok(&["upload", arg(&path)]);
+    assert!(again.stdout.starts_with("uploaded "), "{}", again.stdout);
+    let second = uploaded_uuid(&again.stdout, "large.bin");
+    assert_ne!(second, uuid);
+    assert_eq!(env.sessions(), 2);
+    assert_eq!(env.emulator.files().len(), 2);
+    assert_eq!(env.stored_sha(&second), sha256_file(&path));
+    assert!(batches(&env.state_dir()).is_empty());
+}
+
+#[test]
+fn no_resume_after_a_kill_starts_a_new_session() {
+    let env = TestEnv::new();
+    let path = env.file("large.bin", SIZE, 2);
+    let before_kill = upload_and_kill(&env, &path);
+
+    let output = env.ok(&["upload", "--no-resume", arg(&path)]);
+    assert!(output.stdout.starts_with("uploaded "), "{}", output.stdout);
+    assert_eq!(env.sessions(), 2);
+    assert_eq!(env.part_requests().len(), before_kill + PARTS);
+    let uuid = uploaded_uuid(&output.stdout, "large.bin");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+    assert_eq!(env.emulator.files().len(), 1);
+    assert!(batches(&env.state_dir()).is_empty());
+}
+
+#[test]
+fn a_changed_file_is_not_resumed() {
+    let env = TestEnv::new();
+    let path = env.file("large.bin", SIZE, 3);
+    upload_and_kill(&env, &path);
+    // Same size and name, other bytes and modification time.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(&path, crate::support::pattern(SIZE, 4)).unwrap();
+
+    let output = env.ok(&["upload", arg(&path)]);
+    assert!(output.stdout.starts_with("uploaded "), "{}", output.stdout);
+    assert!(
+        output.stderr.contains("cannot continue the earlier upload"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(env.sessions(), 2);
+    let uuid = uploaded_uuid(&output.stdout, "large.bin");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+}
