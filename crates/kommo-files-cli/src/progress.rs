@@ -53,28 +53,39 @@ impl Reporter {
         })
     }
 
-    /// A file starts (or resumes): its own bar or line.
-    pub fn start(self: &Arc<Self>, index: usize, name: &str, size: u64) -> FileProgress {
+    /// A file starts, or resumes with `done` bytes already acknowledged: its own bar or line.
+    pub fn start(self: &Arc<Self>, index: usize, name: &str, size: u64, done: u64) -> FileProgress {
         let label = format!("[{}/{}] {}", index + 1, self.files, printable(name));
         let bar = match &self.display {
             Display::Bars { multi, total } => {
                 let bar = multi.insert_before(total, ProgressBar::new(size));
                 bar.set_style(style("{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}"));
                 bar.set_prefix(shorten(&label, 40));
+                bar.set_position(done);
+                bar.reset_eta();
                 Some(bar)
+            }
+            Display::Lines if done > 0 => {
+                eprintln!(
+                    "{label}: resuming at {} of {}",
+                    human_size(done),
+                    human_size(size)
+                );
+                None
             }
             Display::Lines => {
                 eprintln!("{label}: started ({})", human_size(size));
                 None
             }
         };
+        self.advance(i128::from(done));
         FileProgress {
             reporter: Arc::clone(self),
             bar,
             label,
             size,
-            acknowledged: 0,
-            tenth: 0,
+            acknowledged: done,
+            tenth: tenth_of(done, size),
         }
     }
 
@@ -156,7 +167,7 @@ impl FileProgress {
         match &self.bar {
             Some(bar) => bar.set_position(acknowledged),
             None => {
-                let tenth = (acknowledged * 10).checked_div(self.size).unwrap_or(10);
+                let tenth = tenth_of(acknowledged, self.size);
                 if tenth > self.tenth {
                     self.tenth = tenth;
                     eprintln!(
@@ -177,6 +188,13 @@ impl FileProgress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// How many tenths of `size` are done (all of them for an empty file).
+fn tenth_of(done: u64, size: u64) -> u64 {
+    (u128::from(done) * 10)
+        .checked_div(u128::from(size))
+        .map_or(10, |tenth| tenth as u64)
 }
 
 fn style(template: &str) -> ProgressStyle {

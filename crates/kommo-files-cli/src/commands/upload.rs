@@ -36,6 +36,8 @@ struct Outcome {
     /// `uploaded`, `resumed`, `already uploaded` or `failed`.
     status: &'static str,
     size: u64,
+    /// Bytes this run sent: less than `size` for a resumed upload, 0 for one done before.
+    sent: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Failure>,
 }
@@ -89,11 +91,7 @@ pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     outcomes.sort_by_key(|(index, _)| *index);
     let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, outcome)| outcome).collect();
-    let sent = outcomes
-        .iter()
-        .filter(|o| matches!(o.status, "uploaded" | "resumed"))
-        .map(|o| o.size)
-        .sum();
+    let sent = outcomes.iter().map(|o| o.sent).sum();
     reporter.finish(sent);
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
     if failed == 0 {
@@ -137,6 +135,7 @@ impl Job<'_> {
             uuid: None,
             status: "failed",
             size: source.size,
+            sent: 0,
             error: None,
         };
         let name = kommo_files_name(&source.path);
@@ -148,8 +147,13 @@ impl Job<'_> {
                 } else {
                     ""
                 };
+                let partly = if outcome.status == "resumed" {
+                    format!(", {} sent now", human_size(outcome.sent))
+                } else {
+                    String::new()
+                };
                 self.reporter.result(&format!(
-                    "{} {} -> {uuid} ({}){version}",
+                    "{} {} -> {uuid} ({}{partly}){version}",
                     outcome.status,
                     printable(&source.path.display().to_string()),
                     human_size(source.size)
@@ -188,9 +192,9 @@ impl Job<'_> {
                 record
             }
             None => {
-                let progress = self.reporter.start(index, name, source.size);
-                let (file, status) = self.transfer(source, progress)?;
+                let (file, status, sent) = self.transfer(index, source, name)?;
                 outcome.status = status;
+                outcome.sent = sent;
                 let record = FileRecord {
                     size: source.size,
                     modified: source.modified,
@@ -207,32 +211,21 @@ impl Job<'_> {
     }
 
     /// Continues from a checkpoint when there is a usable one, else uploads from the start.
+    /// Returns the file, how it went, and the bytes this run sent.
     fn transfer(
         &self,
+        index: usize,
         source: &Source,
-        progress: FileProgress,
-    ) -> Result<(FileObject, &'static str), Failure> {
+        name: &str,
+    ) -> Result<(FileObject, &'static str, u64), Failure> {
         let checkpoint_path = self.batch.checkpoint_path(&source.path);
-        let progress = Arc::new(Mutex::new(progress));
-        let options = || {
-            let progress = Arc::clone(&progress);
-            let mut options = UploadOptions::new()
-                .with_preview(self.args.preview)
-                .checkpoint_file(&checkpoint_path)
-                .on_progress(move |p| {
-                    progress
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .update(p.acknowledged)
-                });
-            if let Some(uuid) = &self.args.version_of {
-                options = options.new_version_of(uuid);
-            }
-            options
-        };
-        let mut result = None;
         if let Ok(checkpoint) = kommo_files::load_checkpoint(&checkpoint_path) {
-            match self.client.resume_path(checkpoint, &source.path, options()) {
+            let offset = checkpoint.offset;
+            let progress = self.reporter.start(index, name, source.size, offset);
+            let resumed = self.watched(progress, &checkpoint_path, |options| {
+                self.client.resume_path(checkpoint, &source.path, options)
+            });
+            match resumed {
                 Err(error) if checkpoint_is_stale(&error) => {
                     self.reporter.note(&format!(
                         "{}: cannot continue the earlier upload ({error}); starting over",
@@ -240,23 +233,50 @@ impl Job<'_> {
                     ));
                     let _ = std::fs::remove_file(&checkpoint_path);
                 }
-                other => result = Some(other.map(|file| (file, "resumed"))),
+                other => {
+                    return other
+                        .map(|file| (file, "resumed", source.size.saturating_sub(offset)))
+                        .map_err(|error| upload_failure(error, &source.path))
+                }
             }
         }
-        let result = match result {
-            Some(result) => result,
-            None => self
-                .client
-                .upload_path(&source.path, options())
-                .map(|file| (file, "uploaded")),
-        };
+        let progress = self.reporter.start(index, name, source.size, 0);
+        self.watched(progress, &checkpoint_path, |options| {
+            self.client.upload_path(&source.path, options)
+        })
+        .map(|file| (file, "uploaded", source.size))
+        .map_err(|error| upload_failure(error, &source.path))
+    }
+
+    /// Runs `upload` with this batch's options, its checkpoint file and `progress` fed.
+    fn watched(
+        &self,
+        progress: FileProgress,
+        checkpoint_path: &Path,
+        upload: impl FnOnce(UploadOptions) -> Result<FileObject, Error>,
+    ) -> Result<FileObject, Error> {
+        let progress = Arc::new(Mutex::new(progress));
+        let fed = Arc::clone(&progress);
+        let mut options = UploadOptions::new()
+            .with_preview(self.args.preview)
+            .checkpoint_file(checkpoint_path)
+            .on_progress(move |p| {
+                fed.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .update(p.acknowledged)
+            });
+        if let Some(uuid) = &self.args.version_of {
+            options = options.new_version_of(uuid);
+        }
+        let result = upload(options);
+        // The options (and their clone of `progress`) are gone once `upload` returned.
         if let Ok(progress) = Arc::try_unwrap(progress) {
             progress
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .end();
         }
-        result.map_err(|error| upload_failure(error, &source.path))
+        result
     }
 
     /// Attaches and notes the file where asked, once each, saving each step.

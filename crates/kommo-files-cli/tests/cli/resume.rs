@@ -87,10 +87,20 @@ fn a_killed_upload_resumes_where_it_stopped() {
         "the batch state is removed"
     );
 
-    // The progress of the resumed file starts where it stopped, and ends at 100%.
-    assert!(output
-        .stderr
-        .contains("[1/1] large.bin: 100% (3.0 MiB of 3.0 MiB)"));
+    // The progress of the resumed file starts where it stopped (4 parts of 256 KiB), and ends
+    // at 100%; the run counts only what it sent itself.
+    for line in [
+        "[1/1] large.bin: resuming at 1.0 MiB of 3.0 MiB",
+        "[1/1] large.bin: 100% (3.0 MiB of 3.0 MiB)",
+        "sent 2.0 MiB in",
+    ] {
+        assert!(output.stderr.contains(line), "{line}: {}", output.stderr);
+    }
+    assert!(
+        output.stdout.contains("(3.0 MiB, 2.0 MiB sent now)"),
+        "{}",
+        output.stdout
+    );
 
     // Nothing is left to resume: the same command uploads a new file.
     let again = env.ok(&["upload", arg(&path)]);
