@@ -12,29 +12,30 @@ use crate::output::{count, print, print_done, print_json, printable, Table};
 /// Links asked for per page of `links --entity`.
 const LINKS_PER_PAGE: u32 = 50;
 
-pub fn attach(context: &Context, args: &LinkArgs) -> Result<(), Failure> {
-    for entity in &args.entities {
-        context
-            .client()
-            .attach(&entity.kind, entity.id, &[&args.uuid])?;
-    }
-    print_done(
-        context.json,
-        &format!("attached {} to {}", args.uuid, joined(&args.entities)),
-        serde_json::json!({ "file_uuid": args.uuid, "attached_to": names(&args.entities) }),
-    )
+/// Which way `attach` / `detach` changes a file's links.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    Attach,
+    Detach,
 }
 
-pub fn detach(context: &Context, args: &LinkArgs) -> Result<(), Failure> {
+pub fn change(context: &Context, args: &LinkArgs, change: Change) -> Result<(), Failure> {
+    let client = context.client();
     for entity in &args.entities {
-        context
-            .client()
-            .detach(&entity.kind, entity.id, &[&args.uuid])?;
+        match change {
+            Change::Attach => client.attach(&entity.kind, entity.id, &[&args.uuid])?,
+            Change::Detach => client.detach(&entity.kind, entity.id, &[&args.uuid])?,
+        }
     }
+    let (done, preposition, key) = match change {
+        Change::Attach => ("attached", "to", "attached_to"),
+        Change::Detach => ("detached", "from", "detached_from"),
+    };
+    let entities: Vec<String> = args.entities.iter().map(ToString::to_string).collect();
     print_done(
         context.json,
-        &format!("detached {} from {}", args.uuid, joined(&args.entities)),
-        serde_json::json!({ "file_uuid": args.uuid, "detached_from": names(&args.entities) }),
+        &format!("{done} {} {preposition} {}", args.uuid, entities.join(", ")),
+        serde_json::json!({ "file_uuid": args.uuid, key: entities }),
     )
 }
 
@@ -118,12 +119,4 @@ pub fn note(context: &Context, args: &NoteArgs) -> Result<(), Failure> {
         ),
         serde_json::json!({ "entity": args.entity.to_string(), "note_ids": ids }),
     )
-}
-
-fn names(entities: &[EntityRef]) -> Vec<String> {
-    entities.iter().map(ToString::to_string).collect()
-}
-
-fn joined(entities: &[EntityRef]) -> String {
-    names(entities).join(", ")
 }

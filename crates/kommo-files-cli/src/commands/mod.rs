@@ -57,8 +57,8 @@ fn dispatch(context: &Context, command: &Command) -> Result<(), Failure> {
         Command::Restore { uuids } => files::restore(context, uuids),
         Command::Trash => files::trash(context),
         Command::Download(args) => download::download(context, args),
-        Command::Attach(args) => links::attach(context, args),
-        Command::Detach(args) => links::detach(context, args),
+        Command::Attach(args) => links::change(context, args, links::Change::Attach),
+        Command::Detach(args) => links::change(context, args, links::Change::Detach),
         Command::Links(LinksArgs {
             entity: Some(entity),
             ..
