@@ -20,7 +20,7 @@ Connection (in this order):
   KOMMO_SUBDOMAIN + KOMMO_TOKEN  with KOMMO_DOMAIN = kommo.com (default), amocrm.ru or amocrm.com
   config file                    --config, KOMMO_CONFIG, or ~/.config/kommo-files/config.toml
 
-Exit codes: 0 done, 1 failed, 2 usage or configuration error.
+Exit codes: 0 done, 1 failed, 2 usage or configuration error, 130 stopped by Ctrl-C.
 Try `kommo-files demo` for a guided tour against the embedded emulator."
 )]
 pub struct Cli {

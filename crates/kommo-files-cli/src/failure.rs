@@ -41,6 +41,12 @@ impl Failure {
         Self::new("refused", message, EXIT_FAILED)
     }
 
+    /// Ctrl-C stopped the command; what it did is kept (exit 130).
+    pub fn interrupted(message: impl Into<String>) -> Self {
+        Self::new("cancelled", message, crate::interrupt::EXIT_INTERRUPTED)
+            .hint("run the same command again to continue where it stopped")
+    }
+
     /// A local file operation failed (exit 1).
     pub fn io(context: impl std::fmt::Display, error: std::io::Error) -> Self {
         Self::new("io", format!("{context}: {error}"), EXIT_FAILED)
@@ -77,7 +83,11 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let status = error.status().map(|s| s.as_u16());
         let (kind, hint) = classify(&error);
-        let mut failure = Self::new(kind, error.to_string(), EXIT_FAILED);
+        let exit_code = match kind {
+            "cancelled" => crate::interrupt::EXIT_INTERRUPTED,
+            _ => EXIT_FAILED,
+        };
+        let mut failure = Self::new(kind, error.to_string(), exit_code);
         failure.status = status;
         failure.hint = hint.map(str::to_owned);
         failure

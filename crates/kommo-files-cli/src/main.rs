@@ -9,6 +9,7 @@ mod commands;
 mod connection;
 mod dates;
 mod failure;
+mod interrupt;
 mod output;
 mod progress;
 mod state;

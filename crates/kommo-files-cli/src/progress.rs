@@ -20,6 +20,8 @@ pub struct Reporter {
     started: Instant,
     /// Acknowledged bytes of every file, summed: the total bar's position.
     acknowledged: Mutex<u64>,
+    /// Bytes acknowledged during this run (not before a resume, not skipped files).
+    sent: Mutex<u64>,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl Reporter {
             json,
             started: Instant::now(),
             acknowledged: Mutex::new(0),
+            sent: Mutex::new(0),
         })
     }
 
@@ -121,8 +124,9 @@ impl Reporter {
         }
     }
 
-    /// Clears the bars and says what the batch moved, and how fast.
-    pub fn finish(&self, uploaded_bytes: u64) {
+    /// Clears the bars and says what this run sent, and how fast.
+    pub fn finish(&self) {
+        let uploaded_bytes = *lock(&self.sent);
         if let Display::Bars { total, .. } = &self.display {
             total.finish_and_clear();
         }
@@ -136,10 +140,7 @@ impl Reporter {
     }
 
     fn advance(&self, delta: i128) {
-        let mut acknowledged = self
-            .acknowledged
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut acknowledged = lock(&self.acknowledged);
         *acknowledged = (*acknowledged as i128 + delta).max(0) as u64;
         if let Display::Bars { total, .. } = &self.display {
             total.set_position(*acknowledged);
@@ -161,8 +162,9 @@ pub struct FileProgress {
 
 impl FileProgress {
     pub fn update(&mut self, acknowledged: u64) {
-        self.reporter
-            .advance(acknowledged as i128 - self.acknowledged as i128);
+        let delta = i128::from(acknowledged) - i128::from(self.acknowledged);
+        self.reporter.advance(delta);
+        *lock(&self.reporter.sent) += u64::try_from(delta).unwrap_or(0);
         self.acknowledged = acknowledged;
         match &self.bar {
             Some(bar) => bar.set_position(acknowledged),
@@ -188,6 +190,12 @@ impl FileProgress {
             bar.finish_and_clear();
         }
     }
+}
+
+fn lock(counter: &Mutex<u64>) -> std::sync::MutexGuard<'_, u64> {
+    counter
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// How many tenths of `size` are done (all of them for an empty file).

@@ -99,6 +99,9 @@ struct Tour<'a> {
 impl Tour<'_> {
     /// Shows `words` as a command line and runs it.
     fn step(&self, title: &str, words: &[&str]) -> Result<(), Failure> {
+        if crate::interrupt::cancel_on_ctrl_c().is_cancelled() {
+            return Err(Failure::interrupted("interrupted: the tour stopped"));
+        }
         let shown: Vec<String> = words.iter().map(|w| shell_quote(w)).collect();
         say(&format!(
             "\n## {title}\n$ kommo-files {}\n",

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use kommo_files::blocking::Client;
 use kommo_files::model::upload::UploadError;
 use kommo_files::model::wire::{AttachmentNote, FileObject};
-use kommo_files::{Error, UploadOptions};
+use kommo_files::{CancelHandle, Error, UploadOptions};
 use serde::Serialize;
 
 use super::Context;
@@ -59,6 +59,7 @@ pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
     let total_bytes = sources.iter().map(|s| s.size).sum();
     let reporter = Reporter::new(sources.len(), total_bytes, context.json);
 
+    let cancel = crate::interrupt::cancel_on_ctrl_c();
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
@@ -66,6 +67,9 @@ pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
+                if cancel.is_cancelled() {
+                    break;
+                }
                 let index = next.fetch_add(1, Ordering::SeqCst);
                 let Some(source) = sources.get(index) else {
                     break;
@@ -73,6 +77,7 @@ pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
                 let job = Job {
                     client: context.client().clone(),
                     args,
+                    cancel: &cancel,
                     batch: &batch,
                     reporter: &reporter,
                 };
@@ -91,39 +96,44 @@ pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     outcomes.sort_by_key(|(index, _)| *index);
     let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, outcome)| outcome).collect();
-    let sent = outcomes.iter().map(|o| o.sent).sum();
-    reporter.finish(sent);
-    let failed = outcomes.iter().filter(|o| o.error.is_some()).count();
-    if failed == 0 {
+    reporter.finish();
+    let done = outcomes.iter().filter(|o| o.error.is_none()).count();
+    if done == sources.len() {
         batch.remove()?;
     }
     if context.json {
         print_json(&outcomes)?;
     }
-    match failed {
-        0 => Ok(()),
-        _ => {
-            let first = outcomes.iter().find_map(|o| o.error.as_ref());
-            let mut failure = Failure::refused(format!(
-                "{failed} of {} file(s) failed{}",
-                outcomes.len(),
-                first.map_or(String::new(), |f| format!("; first: {}", f.message))
-            ))
-            .hint(
-                first
-                    .and_then(|f| f.hint.clone())
-                    .unwrap_or_else(|| "run the same command again to retry them".to_owned()),
-            );
-            failure.kind = first.map_or("upload", |f| f.kind);
-            Err(failure)
-        }
+    if done == sources.len() {
+        return Ok(());
     }
+    if cancel.is_cancelled() {
+        return Err(Failure::interrupted(format!(
+            "interrupted: {done} of {} file(s) uploaded",
+            sources.len()
+        )));
+    }
+    let first = outcomes.iter().find_map(|o| o.error.as_ref());
+    let mut failure = Failure::refused(format!(
+        "{} of {} file(s) failed{}",
+        sources.len() - done,
+        sources.len(),
+        first.map_or(String::new(), |f| format!("; first: {}", f.message))
+    ))
+    .hint(
+        first
+            .and_then(|f| f.hint.clone())
+            .unwrap_or_else(|| "run the same command again to retry them".to_owned()),
+    );
+    failure.kind = first.map_or("upload", |f| f.kind);
+    Err(failure)
 }
 
 /// One worker's view of the batch.
 struct Job<'a> {
     client: Client,
     args: &'a UploadArgs,
+    cancel: &'a CancelHandle,
     batch: &'a Batch,
     reporter: &'a Arc<Reporter>,
 }
@@ -161,11 +171,11 @@ impl Job<'_> {
                 outcome.uuid = Some(uuid);
             }
             Err(failure) => {
-                self.reporter.note(&format!(
-                    "failed {}: {}",
-                    printable(&source.path.display().to_string()),
-                    failure.message
-                ));
+                let path = printable(&source.path.display().to_string());
+                self.reporter.note(&match failure.kind {
+                    "cancelled" => format!("stopped {path}; its checkpoint is kept"),
+                    _ => format!("failed {path}: {}", failure.message),
+                });
                 outcome.status = "failed";
                 outcome.error = Some(failure);
             }
@@ -260,6 +270,7 @@ impl Job<'_> {
         let mut options = UploadOptions::new()
             .with_preview(self.args.preview)
             .checkpoint_file(checkpoint_path)
+            .cancel_handle(self.cancel.clone())
             .on_progress(move |p| {
                 fed.lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)

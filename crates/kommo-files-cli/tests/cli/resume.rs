@@ -149,3 +149,45 @@ fn a_changed_file_is_not_resumed() {
     let uuid = uploaded_uuid(&output.stdout, "large.bin");
     assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
 }
+
+/// Ctrl-C stops at the next step with exit code 130 and the checkpoint kept; the same command
+/// then continues in the same session.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_cleanly_and_the_same_command_continues() {
+    let env = TestEnv::new();
+    let path = env.file("large.bin", SIZE, 3);
+    // The hanging part answers after a few seconds, so the interrupted run can stop after it.
+    env.emulator.add_fault(
+        Fault::new(FaultAction::Delay { millis: 3_000 })
+            .method("POST")
+            .path("*/upload/*")
+            .nth(HANGING_PART),
+    );
+    let running = env.cli().spawn(&["upload", arg(&path)]);
+    wait_until("the upload waits on the slow part", || {
+        env.emulator.faults()[0].fired == 1 && !checkpoints(&env.state_dir()).is_empty()
+    });
+    let stopped = running.interrupt();
+    assert_eq!(stopped.code, 130, "{}", stopped.stderr);
+    for line in [
+        "interrupted: stopping the uploads",
+        "stopped ",
+        "error: interrupted: 0 of 1 file(s) uploaded",
+        "hint: run the same command again",
+    ] {
+        assert!(stopped.stderr.contains(line), "{line}: {}", stopped.stderr);
+    }
+    assert_eq!(
+        checkpoints(&env.state_dir()).len(),
+        1,
+        "the checkpoint is kept"
+    );
+    assert!(env.emulator.files().is_empty());
+
+    let output = env.ok(&["upload", arg(&path)]);
+    assert!(output.stdout.starts_with("resumed "), "{}", output.stdout);
+    assert_eq!(env.sessions(), 1);
+    let uuid = uploaded_uuid(&output.stdout, "large.bin");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+}

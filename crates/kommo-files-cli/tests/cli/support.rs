@@ -188,6 +188,17 @@ impl Running {
         }
     }
 
+    /// Sends it SIGINT, as Ctrl-C does, and returns what it printed once it ended.
+    #[cfg(unix)]
+    pub fn interrupt(self) -> Output {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT failed");
+        self.wait()
+    }
+
     /// Kills it, and returns what it printed.
     pub fn kill(mut self) -> Output {
         self.child.kill().expect("kill kommo-files");
