@@ -55,40 +55,71 @@ pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
     )
 }
 
-/// Where the download goes: `output` itself, or the server's name inside `output` (a directory)
-/// or the current directory.
+/// Where the download goes: `output` itself, or the server's name (made safe) inside `output`
+/// (a directory) or the current directory.
 fn target_path(output: Option<&Path>, server_name: &str) -> Result<PathBuf, Failure> {
     let directory = match output {
         Some(path) if !path.is_dir() => return Ok(path.to_owned()),
         Some(directory) => directory.to_owned(),
         None => PathBuf::from("."),
     };
-    let name = safe_file_name(server_name).ok_or_else(|| {
+    let name = local_file_name(server_name).ok_or_else(|| {
         Failure::refused(format!(
-            "refusing the server's file name {:?}: it is not a plain file name",
+            "refusing the server's file name {:?}: it names another place",
             printable(server_name)
         ))
         .hint("choose the local name with -o PATH")
     })?;
+    if name != server_name {
+        eprintln!("saving {:?} as {name:?}", printable(server_name));
+    }
     Ok(directory.join(name))
 }
 
-/// `name` when it is one harmless path component: no separators, no `..`, no control
-/// characters, not hidden, not a device name, not too long. `None` otherwise.
-pub fn safe_file_name(name: &str) -> Option<&str> {
-    const RESERVED: [&str; 22] = [
+/// The local name for a server-supplied `name`, which must not name another place.
+///
+/// Refused (`None`): path separators, `.` and `..`, control characters, nothing left. Made safe:
+/// characters Windows or shells cannot take become `_`, trailing dots and spaces go, a hidden
+/// name or a device name gets a leading `_`, and the name is cut to 255 bytes (keeping the
+/// extension).
+pub fn local_file_name(name: &str) -> Option<String> {
+    const DEVICES: [&str; 22] = [
         "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
         "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
     ];
-    let stem = name.split('.').next().unwrap_or("").to_ascii_lowercase();
-    let harmless = !name.is_empty()
-        && name.len() <= 255
-        && !name.starts_with('.')
-        && !name.ends_with(['.', ' '])
-        && !name.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|'])
-        && !name.chars().any(char::is_control)
-        && !RESERVED.contains(&stem.trim_end());
-    harmless.then_some(name)
+    const MAX_BYTES: usize = 255;
+    if matches!(name, "" | "." | "..")
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
+        return None;
+    }
+    let replaced: String = name
+        .chars()
+        .map(|c| if ":*?\"<>|".contains(c) { '_' } else { c })
+        .collect();
+    let mut local = replaced.trim_end_matches(['.', ' ']).to_owned();
+    let stem = local
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .trim_end()
+        .to_ascii_lowercase();
+    if local.starts_with('.') || DEVICES.contains(&stem.as_str()) {
+        local.insert(0, '_');
+    }
+    if local.len() > MAX_BYTES {
+        let extension = match local.rfind('.') {
+            Some(dot) if local.len() - dot <= 16 => local[dot..].to_owned(),
+            _ => String::new(),
+        };
+        let mut cut = MAX_BYTES - extension.len();
+        while !local.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        local = format!("{}{extension}", &local[..cut]);
+    }
+    (!local.is_empty()).then_some(local)
 }
 
 #[cfg(test)]
@@ -96,34 +127,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_names_pass() {
-        for name in ["contract.pdf", "Договор №1.docx", "a b (2).png", "x"] {
-            assert_eq!(safe_file_name(name), Some(name));
+    fn plain_names_are_kept() {
+        for name in [
+            "contract.pdf",
+            "Договор №1.docx",
+            "a b (2).png",
+            "x",
+            "a..b",
+        ] {
+            assert_eq!(local_file_name(name).as_deref(), Some(name));
         }
     }
 
     #[test]
-    fn names_that_escape_or_hide_are_refused() {
+    fn names_that_name_another_place_are_refused() {
         for name in [
             "",
             ".",
             "..",
+            "...",
             "../evil.txt",
             "..\\evil.txt",
             "/etc/passwd",
             "C:\\x",
             "a/b",
-            ".bashrc",
-            "evil.txt.",
-            "nul",
-            "CON.txt",
             "a\u{0}b",
             "a\nb",
-            "x:stream",
+            "a\u{1b}[2J",
         ] {
-            assert_eq!(safe_file_name(name), None, "{name:?}");
+            assert_eq!(local_file_name(name), None, "{name:?}");
         }
-        assert_eq!(safe_file_name(&"a".repeat(256)), None);
+    }
+
+    #[test]
+    fn awkward_names_are_made_safe() {
+        let safe = |name: &str| local_file_name(name).unwrap();
+        assert_eq!(safe("Invoice 10:30.pdf"), "Invoice 10_30.pdf");
+        assert_eq!(safe("what?.txt"), "what_.txt");
+        assert_eq!(safe(".bashrc"), "_.bashrc");
+        assert_eq!(safe("report.pdf. "), "report.pdf");
+        assert_eq!(safe("CON.txt"), "_CON.txt");
+        assert_eq!(safe("nul"), "_nul");
+        let long = format!("{}.pdf", "я".repeat(200));
+        let cut = safe(&long);
+        assert!(cut.len() <= 255 && cut.ends_with(".pdf"), "{cut}");
     }
 
     #[test]

@@ -34,8 +34,8 @@ fn server_names_that_escape_the_directory_are_refused() {
         "..",
         "/etc/passwd",
         "../../x.sh",
-        ".bashrc",
         "a\\..\\b.txt",
+        "evil\u{1b}[2J.txt",
     ] {
         let file = sdk
             .upload_bytes(name, &b"x"[..], UploadOptions::new())
@@ -86,4 +86,38 @@ fn server_names_that_escape_the_directory_are_refused() {
         std::fs::remove_file(&safe).unwrap();
     }
     assert!(!env.home.join("evil.txt").exists());
+}
+
+#[test]
+fn awkward_server_names_are_saved_under_a_safe_name() {
+    let env = TestEnv::new();
+    let sdk = env.sdk();
+    let directory = env.home.join("downloads");
+    std::fs::create_dir_all(&directory).unwrap();
+    for (name, local) in [
+        (".bashrc", "_.bashrc"),
+        ("Invoice 10:30?.pdf", "Invoice 10_30_.pdf"),
+        ("CON.txt", "_CON.txt"),
+    ] {
+        let file = sdk
+            .upload_bytes(name, &b"x"[..], UploadOptions::new())
+            .expect("the emulator stores any name");
+        let output = env
+            .cli()
+            .run(&["download", &file.uuid, "-o", arg(&directory)])
+            .success();
+        assert!(
+            output
+                .stderr
+                .contains(&format!("saving {name:?} as {local:?}")),
+            "{}",
+            output.stderr
+        );
+        assert_eq!(std::fs::read(directory.join(local)).unwrap(), b"x");
+    }
+    assert_eq!(
+        tree(&directory),
+        ["Invoice 10_30_.pdf", "_.bashrc", "_CON.txt"],
+        "only the safe names were written"
+    );
 }
