@@ -87,7 +87,7 @@ pub fn run(args: &DemoArgs, json: bool) -> Result<(), Failure> {
          Next: set KOMMO_BASE_URL and KOMMO_TOKEN (or KOMMO_SUBDOMAIN) and run the same \
          commands against your account; `kommo-files --help` lists them all.\n"
     ))?;
-    workspace.finish()
+    Ok(())
 }
 
 /// Runs the tour's steps.
@@ -183,10 +183,12 @@ impl Workspace {
             .map_err(|e| Failure::io(format!("creating {}", directory.display()), e))?;
         Ok(directory)
     }
+}
 
-    fn finish(self) -> Result<(), Failure> {
-        std::fs::remove_dir_all(&self.root)
-            .map_err(|e| Failure::io(format!("removing {}", self.root.display()), e))
+/// The tour leaves nothing behind, whether it ends well or not.
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 

@@ -28,6 +28,11 @@ impl Context {
         &self.connection.client
     }
 
+    /// Whether the account is an embedded emulator that ends with this process.
+    pub fn is_emulator(&self) -> bool {
+        self.connection.emulator.is_some()
+    }
+
     /// Names the account in the upload state; holds no secret.
     pub fn account_url(&self) -> &str {
         &self.connection.account_url

@@ -43,6 +43,22 @@ struct Outcome {
 }
 
 pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
+    // An embedded emulator ends with this process, and so does its uploads' state.
+    let throwaway_state = (args.state_dir.is_none() && context.is_emulator()).then(|| {
+        std::env::temp_dir().join(format!("kommo-files-emulator-state-{}", std::process::id()))
+    });
+    let result = upload_batch(context, args, throwaway_state.as_deref());
+    if let Some(directory) = throwaway_state {
+        let _ = std::fs::remove_dir_all(directory);
+    }
+    result
+}
+
+fn upload_batch(
+    context: &Context,
+    args: &UploadArgs,
+    throwaway_state: Option<&Path>,
+) -> Result<(), Failure> {
     let sources = collect_sources(&args.paths)?;
     if args.version_of.is_some() && sources.len() != 1 {
         return Err(Failure::usage(format!(
@@ -50,7 +66,11 @@ pub fn upload(context: &Context, args: &UploadArgs) -> Result<(), Failure> {
             sources.len()
         )));
     }
-    let state_dir = args.state_dir.clone().unwrap_or_else(default_state_dir);
+    let state_dir = match (&args.state_dir, throwaway_state) {
+        (Some(directory), _) => directory.clone(),
+        (None, Some(directory)) => directory.to_owned(),
+        (None, None) => default_state_dir(),
+    };
     let batch = Batch::open(
         &state_dir,
         &batch_key(context, args, &sources),
