@@ -990,9 +990,29 @@ macro_rules! client_driver {
                 url: &str,
                 path: impl AsRef<std::path::Path>,
             ) -> Result<u64, $crate::Error> {
+                self.download_link_to_path_with_progress(url, path, |_| {}).await
+            }
+
+            /// [`Client::download_link_to_path`], telling `on_progress` the bytes written so far
+            /// (and the expected total, from `Content-Length`) after every chunk.
+            ///
+            #[doc = concat!("```\n", $setup,
+                "let file = client.upload_bytes(\"a.txt\", &b\"hello\"[..], Default::default())", $await, "?;\n",
+                "let path = std::env::temp_dir().join(\"kommo-files-doc-progress.txt\");\n",
+                "let mut seen = Vec::new();\n",
+                "let link = file.download_url().unwrap();\n",
+                "client.download_link_to_path_with_progress(link, &path, |p| seen.push(p.acknowledged))", $await, "?;\n",
+                "assert_eq!(seen.last(), Some(&5));\n",
+                $teardown, "```")]
+            pub async fn download_link_to_path_with_progress(
+                &self,
+                url: &str,
+                path: impl AsRef<std::path::Path>,
+                mut on_progress: impl FnMut($crate::Progress) + Send,
+            ) -> Result<u64, $crate::Error> {
                 let path = path.as_ref();
                 let temporary = $crate::support::sibling_temp_path(path);
-                let outcome = self.download_into_file(url, &temporary).await;
+                let outcome = self.download_into_file(url, &temporary, &mut on_progress).await;
                 let renamed = match outcome {
                     Ok(written) => fs::rename(&temporary, path)
                         .await
@@ -1010,11 +1030,12 @@ macro_rules! client_driver {
                 &self,
                 url: &str,
                 temporary: &std::path::Path,
+                on_progress: &mut (dyn FnMut($crate::Progress) + Send),
             ) -> Result<u64, $crate::Error> {
                 let writing = |e| $crate::Error::io(format!("writing {}", temporary.display()), e);
                 files_available().map_err(writing)?;
                 let mut sink = fs::File::create(temporary).await.map_err(writing)?;
-                let written = self.download_link(url, &mut sink).await?;
+                let written = self.stream_link(url, &mut sink, on_progress).await?;
                 sink.sync_all().await.map_err(writing)?;
                 Ok(written)
             }
@@ -1027,6 +1048,15 @@ macro_rules! client_driver {
                 &self,
                 url: &str,
                 sink: &mut W,
+            ) -> Result<u64, $crate::Error> {
+                self.stream_link(url, sink, &mut |_| {}).await
+            }
+
+            async fn stream_link<W: DownloadWrite>(
+                &self,
+                url: &str,
+                sink: &mut W,
+                on_progress: &mut (dyn FnMut($crate::Progress) + Send),
             ) -> Result<u64, $crate::Error> {
                 const MAX_REDIRECTS: u32 = 5;
                 let operation = kommo_files_transport::Operation::Download;
@@ -1097,6 +1127,7 @@ macro_rules! client_driver {
                             .await
                             .map_err(|e| $crate::Error::io("writing the download", e))?;
                         written += chunk.len() as u64;
+                        on_progress($crate::Progress::new(written, expected.unwrap_or(0)));
                     }
                     sink.flush()
                         .await

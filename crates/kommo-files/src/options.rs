@@ -11,14 +11,24 @@ use kommo_files_model::wire::NewSession;
 
 use crate::Error;
 
-/// Upload progress: bytes the server has acknowledged (never bytes merely read or sent).
+/// Progress of a transfer. An upload counts bytes the server has acknowledged (never bytes
+/// merely read or sent); a download counts bytes written to the destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
-    /// Bytes acknowledged so far.
+    /// Bytes acknowledged (uploads) or written (downloads) so far.
     pub acknowledged: u64,
-    /// The file size.
+    /// The file size; for a download the `Content-Length`, or 0 when the server sent none.
     pub total: u64,
+}
+
+impl Progress {
+    pub(crate) fn new(acknowledged: u64, total: u64) -> Self {
+        Self {
+            acknowledged,
+            total,
+        }
+    }
 }
 
 /// Stops an upload from another thread or task; the upload returns [`Error::Cancelled`] with
@@ -184,10 +194,7 @@ impl UploadOptions {
 
     fn progress(&mut self, acknowledged: u64, total: u64) {
         if let Some(callback) = &mut self.on_progress {
-            callback(Progress {
-                acknowledged,
-                total,
-            });
+            callback(Progress::new(acknowledged, total));
         }
     }
 

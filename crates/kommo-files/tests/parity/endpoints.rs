@@ -396,9 +396,21 @@ macro_rules! scenarios {
                         "{status:?}: file differs"
                     );
                     assert_eq!(dir.entries(), ["copy.bin"]);
-                    // Replacing an existing file works the same way.
+                    // Replacing an existing file works the same way, and progress only grows,
+                    // up to the size.
                     std::fs::write(&path, b"stale").unwrap();
-                    client.download_to_path(&file, &path).await.unwrap();
+                    let mut seen = Vec::new();
+                    client
+                        .download_link_to_path_with_progress(
+                            file.download_url().unwrap(),
+                            &path,
+                            |p| seen.push((p.acknowledged, p.total)),
+                        )
+                        .await
+                        .unwrap();
+                    let size = source.len() as u64;
+                    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+                    assert_eq!(seen.last(), Some(&(size, size)), "{status:?}");
                     assert!(
                         std::fs::read(&path).unwrap() == source,
                         "{status:?}: file differs"
