@@ -1,4 +1,4 @@
-//! Upload progress on standard error: a bar per file and one for the whole batch on a terminal,
+//! Transfer progress on standard error: a bar per file and one for the whole batch on a terminal,
 //! plain lines (start, every tenth, end) otherwise, so logs and CI output stay readable.
 //! Results go to standard output through [`Reporter::result`], never through the bars.
 
@@ -17,11 +17,13 @@ pub struct Reporter {
     files: usize,
     /// With `--json` the results are printed as one document at the end, not as lines.
     json: bool,
+    /// What the closing line says the run did with the bytes: `sent`, `received`.
+    verb: &'static str,
     started: Instant,
     /// Acknowledged bytes of every file, summed: the total bar's position.
     acknowledged: Mutex<u64>,
-    /// Bytes acknowledged during this run (not before a resume, not skipped files).
-    sent: Mutex<u64>,
+    /// Bytes moved by this run (not before a resume, not skipped files).
+    moved: Mutex<u64>,
 }
 
 #[derive(Debug)]
@@ -35,7 +37,7 @@ enum Display {
 
 impl Reporter {
     /// Bars when standard error is a terminal, lines otherwise.
-    pub fn new(files: usize, total_bytes: u64, json: bool) -> Arc<Self> {
+    pub fn new(files: usize, total_bytes: u64, json: bool, verb: &'static str) -> Arc<Self> {
         let display = if std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let total = multi.add(ProgressBar::new(total_bytes));
@@ -50,9 +52,10 @@ impl Reporter {
             display,
             files,
             json,
+            verb,
             started: Instant::now(),
             acknowledged: Mutex::new(0),
-            sent: Mutex::new(0),
+            moved: Mutex::new(0),
         })
     }
 
@@ -124,18 +127,19 @@ impl Reporter {
         }
     }
 
-    /// Clears the bars and says what this run sent, and how fast.
+    /// Clears the bars and says what this run moved, and how fast.
     pub fn finish(&self) {
-        let uploaded_bytes = *lock(&self.sent);
+        let bytes = *lock(&self.moved);
         if let Display::Bars { total, .. } = &self.display {
             total.finish_and_clear();
         }
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         eprintln!(
-            "sent {} in {:.1} s ({}/s)",
-            human_size(uploaded_bytes),
+            "{} {} in {:.1} s ({}/s)",
+            self.verb,
+            human_size(bytes),
             seconds,
-            human_size((uploaded_bytes as f64 / seconds) as u64)
+            human_size((bytes as f64 / seconds) as u64)
         );
     }
 
@@ -148,7 +152,7 @@ impl Reporter {
     }
 }
 
-/// One file's progress: fed from the SDK's `on_progress` (acknowledged bytes).
+/// One file's progress: fed from the SDK's `on_progress` (bytes acknowledged or written).
 #[derive(Debug)]
 pub struct FileProgress {
     reporter: Arc<Reporter>,
@@ -164,7 +168,7 @@ impl FileProgress {
     pub fn update(&mut self, acknowledged: u64) {
         let delta = i128::from(acknowledged) - i128::from(self.acknowledged);
         self.reporter.advance(delta);
-        *lock(&self.reporter.sent) += u64::try_from(delta).unwrap_or(0);
+        *lock(&self.reporter.moved) += u64::try_from(delta).unwrap_or(0);
         self.acknowledged = acknowledged;
         match &self.bar {
             Some(bar) => bar.set_position(acknowledged),

@@ -8,12 +8,14 @@ use super::Context;
 use crate::cli::DownloadArgs;
 use crate::failure::Failure;
 use crate::output::{human_size, print_done, printable};
+use crate::progress::Reporter;
 
 pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
     let file = existing_file(context, &args.uuid)?;
-    let (name, link) = match &args.version {
+    let (name, size, link) = match &args.version {
         None => (
             file.name_with_extension(),
+            file.size,
             file.download_url().map(str::to_owned),
         ),
         Some(version_uuid) => {
@@ -26,7 +28,7 @@ pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
                         .hint("`kommo-files versions UUID` lists them")
                 })?;
             let link = version.links.download.as_ref().map(|l| l.href.clone());
-            (version.name_with_extension(), link)
+            (version.name_with_extension(), version.size, link)
         }
     };
     let link = link.ok_or_else(|| {
@@ -42,7 +44,14 @@ pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
                 .hint("pass --force to replace it, or -o to choose another path"),
         );
     }
-    let written = context.client().download_link_to_path(&link, &target)?;
+    let reporter = Reporter::new(1, size, context.json, "received");
+    let mut progress = reporter.start(0, &name, size, 0);
+    let written = context
+        .client()
+        .download_link_to_path_with_progress(&link, &target, |p| progress.update(p.acknowledged));
+    progress.end();
+    reporter.finish();
+    let written = written?;
     print_done(
         context.json,
         &format!(

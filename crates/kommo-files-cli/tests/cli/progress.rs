@@ -1,4 +1,4 @@
-//! Upload progress when standard error is not a terminal: plain lines, no escape sequences.
+//! Upload and download progress when standard error is not a terminal: plain lines, no escape sequences.
 
 use crate::support::{arg, redact, TestEnv};
 
@@ -69,4 +69,27 @@ fn each_file_of_a_batch_has_its_own_lines() {
     );
     assert_eq!(output.stdout.lines().count(), 3, "{}", output.stdout);
     assert_eq!(env.emulator.files().len(), 3);
+}
+
+#[test]
+fn a_download_reports_progress_too() {
+    let env = TestEnv::new();
+    let path = env.file("big.bin", 700 * 1024, 4);
+    let uploaded = env.ok(&["upload", arg(&path)]);
+    let uuid = crate::support::uploaded_uuid(&uploaded.stdout, "big.bin");
+    let target = env.home.join("copy.bin");
+
+    let output = env.ok(&["download", &uuid, "-o", arg(&target)]);
+    assert!(!output.stderr.contains('\x1b'), "{:?}", output.stderr);
+    let lines: Vec<&str> = output.stderr.lines().collect();
+    assert_eq!(lines[0], "[1/1] big.bin: started (700.0 KiB)");
+    let seen = percentages(&output.stderr, "[1/1] big.bin");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&100), "{}", output.stderr);
+    let last = lines.last().expect("a last line");
+    assert!(last.starts_with("received 700.0 KiB in "), "{last}");
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        std::fs::read(&path).unwrap()
+    );
 }
