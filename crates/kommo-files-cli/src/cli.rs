@@ -101,6 +101,9 @@ pub enum Command {
     Links(LinksArgs),
     /// Add an attachment note with a file to an entity.
     Note(NoteArgs),
+    /// Read or set a "file" custom field of an entity.
+    #[command(subcommand)]
+    Field(FieldCommand),
     /// A guided tour against the embedded emulator: upload, version, list, attach, note,
     /// delete, restore, download and verify.
     Demo(DemoArgs),
@@ -247,6 +250,40 @@ pub struct NoteArgs {
     /// A specific version instead of the active one.
     #[arg(long, value_name = "UUID")]
     pub version: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FieldCommand {
+    /// The files in the field.
+    Get {
+        /// The entity, e.g. leads:123.
+        #[arg(value_name = "ENTITY:ID")]
+        entity: EntityRef,
+        /// The field's id.
+        field_id: i64,
+    },
+    /// Put files in the field (their active versions), replacing what is there.
+    Set {
+        /// The entity, e.g. leads:123.
+        #[arg(value_name = "ENTITY:ID")]
+        entity: EntityRef,
+        /// The field's id.
+        field_id: i64,
+        /// The files' UUIDs.
+        #[arg(required = true, value_name = "UUID")]
+        uuids: Vec<String>,
+        /// Keep the files already in the field.
+        #[arg(long)]
+        append: bool,
+    },
+    /// Empty the field.
+    Clear {
+        /// The entity, e.g. leads:123.
+        #[arg(value_name = "ENTITY:ID")]
+        entity: EntityRef,
+        /// The field's id.
+        field_id: i64,
+    },
 }
 
 #[derive(Debug, Args)]

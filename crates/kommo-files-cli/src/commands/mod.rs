@@ -2,6 +2,7 @@
 
 mod demo;
 mod download;
+mod fields;
 mod files;
 mod links;
 mod upload;
@@ -72,6 +73,7 @@ fn dispatch(context: &Context, command: &Command) -> Result<(), Failure> {
             links::file_links(context, uuid.as_deref().unwrap_or_default())
         }
         Command::Note(args) => links::note(context, args),
+        Command::Field(command) => fields::field(context, command),
         Command::Demo(_) => Err(Failure::usage("the demo cannot run inside the demo")),
     }
 }

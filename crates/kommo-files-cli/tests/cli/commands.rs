@@ -422,3 +422,69 @@ fn unknown_file_is_a_failure_with_a_hint() {
         .unwrap()
         .contains("kommo-files ls"));
 }
+
+#[test]
+fn file_fields_are_set_appended_read_and_cleared() {
+    const FIELD: &str = "1150985"; // the emulator's file field on leads
+    let env = TestEnv::new();
+    let first = env.file("offer.pdf", 30, 11);
+    let second = env.file("terms.pdf", 40, 12);
+    let output = env.ok(&["upload", "-j", "1", arg(&first), arg(&second)]);
+    let (one, two) = (
+        uploaded_uuid(&output.stdout, "offer.pdf"),
+        uploaded_uuid(&output.stdout, "terms.pdf"),
+    );
+    let field = |env: &TestEnv| {
+        let sdk = env.sdk();
+        let values = sdk.file_field(&EntityType::Leads, 1001, 1150985).unwrap();
+        values
+            .into_iter()
+            .map(|read| {
+                (
+                    read.value.file_uuid,
+                    read.value.file_name.unwrap_or_default(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let set = env.ok(&["field", "set", "leads:1001", FIELD, &one]);
+    assert_eq!(set.stdout, "field 1150985 of leads:1001 now holds 1 file\n");
+    assert_eq!(field(&env), [(one.clone(), "offer.pdf".to_owned())]);
+
+    env.ok(&["field", "set", "leads:1001", FIELD, &two, &one, "--append"]);
+    assert_eq!(
+        field(&env),
+        [
+            (one.clone(), "offer.pdf".to_owned()),
+            (two.clone(), "terms.pdf".to_owned())
+        ],
+        "appended once each"
+    );
+    let table = env.ok(&["field", "get", "leads:1001", FIELD]);
+    assert!(table.stdout.starts_with("FILE "), "{}", table.stdout);
+    assert!(table
+        .stdout
+        .ends_with("2 files in field 1150985 of leads:1001\n"));
+    let json = env
+        .ok(&["field", "get", "leads:1001", FIELD, "--json"])
+        .stdout_json();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+
+    // A trashed file shows as deleted, and the field can still be replaced around it.
+    env.ok(&["rm", &two, "--yes"]);
+    let json = env
+        .ok(&["field", "get", "leads:1001", FIELD, "--json"])
+        .stdout_json();
+    assert_eq!(json[1]["is_deleted"], true, "{json}");
+    env.ok(&["field", "set", "leads:1001", FIELD, &one]);
+    assert_eq!(field(&env).len(), 1);
+
+    env.ok(&["field", "clear", "leads:1001", FIELD]);
+    assert!(field(&env).is_empty());
+    // An unknown file is refused before anything is sent.
+    env.cli()
+        .run(&["field", "set", "leads:1001", FIELD, "no-such-file"])
+        .expect_code(1);
+    assert!(field(&env).is_empty());
+}

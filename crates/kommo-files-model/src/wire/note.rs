@@ -183,21 +183,24 @@ impl FileFieldValue {
         }
     }
 
-    /// A value pointing at the active version of `file`, with its name and size.
+    /// A value pointing at the active version of `file`, with its name (and extension) and size.
     ///
     /// ```
     /// use kommo_files_model::wire::{FileFieldValue, FileObject};
     /// let file: FileObject = serde_json::from_str(
-    ///     r#"{"uuid": "f1", "version_uuid": "v2", "name": "a.pdf", "size": 3}"#,
+    ///     r#"{"uuid": "f1", "version_uuid": "v2", "name": "a", "size": 3,
+    ///         "metadata": {"extension": "pdf"}}"#,
     /// ).unwrap();
     /// let value = FileFieldValue::from_file(&file);
     /// assert_eq!((value.version_uuid.as_deref(), value.file_size), (Some("v2"), Some(3)));
+    /// assert_eq!(value.file_name.as_deref(), Some("a.pdf"));
     /// ```
     pub fn from_file(file: &super::FileObject) -> Self {
         Self {
             file_uuid: file.uuid.clone(),
             version_uuid: file.version_uuid.clone(),
-            file_name: Some(file.name.clone()),
+            // With its extension, as Kommo's own example sends it ("wiki.odt").
+            file_name: Some(file.name_with_extension()),
             file_size: Some(file.size),
         }
     }
