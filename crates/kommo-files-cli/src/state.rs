@@ -58,8 +58,13 @@ impl Batch {
             std::fs::remove_dir_all(&directory)
                 .map_err(|e| Failure::io(format!("clearing {}", directory.display()), e))?;
         }
-        std::fs::create_dir_all(&directory)
-            .map_err(|e| Failure::io(format!("creating {}", directory.display()), e))?;
+        std::fs::create_dir_all(&directory).map_err(|e| {
+            Failure::io(
+                format!("creating the upload state {}", directory.display()),
+                e,
+            )
+            .hint("choose another place with --state-dir or KOMMO_STATE_DIR")
+        })?;
         let manifest_path = directory.join("manifest.json");
         let manifest = match std::fs::read(&manifest_path) {
             // An unreadable manifest only costs a repeated upload; it must not stop the run.
