@@ -1,0 +1,235 @@
+//! One file of a batch: upload it (or continue its upload, or find it done), then attach and
+//! note it, remembering each step in the batch's state.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use kommo_files::blocking::Client;
+use kommo_files::model::upload::UploadError;
+use kommo_files::model::wire::{AttachmentNote, FileObject};
+use kommo_files::{CancelHandle, Error, UploadOptions};
+
+use super::sources::Source;
+use super::Outcome;
+use crate::cli::UploadArgs;
+use crate::failure::Failure;
+use crate::output::{human_size, printable};
+use crate::progress::{FileProgress, Reporter};
+use crate::state::{Batch, FileRecord};
+
+/// One worker's view of the batch.
+pub struct Job<'a> {
+    pub client: Client,
+    pub args: &'a UploadArgs,
+    pub cancel: &'a CancelHandle,
+    pub batch: &'a Batch,
+    pub reporter: &'a Arc<Reporter>,
+}
+
+impl Job<'_> {
+    pub fn run(&self, index: usize, source: &Source) -> Outcome {
+        let mut outcome = Outcome::of(source);
+        let name = kommo_files_name(&source.path);
+        let result = self.upload_and_link(index, source, &name, &mut outcome);
+        match result {
+            Ok(uuid) => {
+                let version = if self.args.version_of.is_some() {
+                    ", a new version"
+                } else {
+                    ""
+                };
+                let partly = if outcome.status == "resumed" {
+                    format!(", {} sent now", human_size(outcome.sent))
+                } else {
+                    String::new()
+                };
+                self.reporter.result(&format!(
+                    "{} {} -> {uuid} ({}{partly}){version}",
+                    outcome.status,
+                    printable(&source.path.display().to_string()),
+                    human_size(source.size)
+                ));
+                outcome.uuid = Some(uuid);
+            }
+            Err(failure) => {
+                let path = printable(&source.path.display().to_string());
+                self.reporter.note(&match failure.kind {
+                    "cancelled" => format!("stopped {path}; its checkpoint is kept"),
+                    _ => format!("failed {path}: {}", failure.message),
+                });
+                outcome.status = "failed";
+                outcome.error = Some(failure);
+            }
+        }
+        outcome
+    }
+
+    /// Uploads (or finds the earlier upload of) `source`, then attaches and notes it.
+    fn upload_and_link(
+        &self,
+        index: usize,
+        source: &Source,
+        name: &str,
+        outcome: &mut Outcome,
+    ) -> Result<String, Failure> {
+        let earlier = self
+            .batch
+            .record(&source.path)
+            .filter(|r| r.size == source.size && r.modified == source.modified);
+        let mut record = match earlier {
+            Some(record) => {
+                outcome.status = "already uploaded";
+                self.reporter.skipped(source.size);
+                record
+            }
+            None => {
+                let (file, status, sent) = self.transfer(index, source, name)?;
+                outcome.status = status;
+                outcome.sent = sent;
+                let record = FileRecord {
+                    size: source.size,
+                    modified: source.modified,
+                    uuid: file.uuid,
+                    attached: Vec::new(),
+                    noted: Vec::new(),
+                };
+                self.batch.save(&source.path, record.clone())?;
+                record
+            }
+        };
+        self.link(&mut record, &source.path, name)?;
+        Ok(record.uuid)
+    }
+
+    /// Continues from a checkpoint when there is a usable one, else uploads from the start.
+    /// Returns the file, how it went, and the bytes this run sent.
+    fn transfer(
+        &self,
+        index: usize,
+        source: &Source,
+        name: &str,
+    ) -> Result<(FileObject, &'static str, u64), Failure> {
+        let checkpoint_path = self.batch.checkpoint_path(&source.path);
+        if let Ok(checkpoint) = kommo_files::load_checkpoint(&checkpoint_path) {
+            let offset = checkpoint.offset;
+            let progress = self.reporter.start(index, name, source.size, offset);
+            let resumed = self.watched(progress, &checkpoint_path, |options| {
+                self.client.resume_path(checkpoint, &source.path, options)
+            });
+            match resumed {
+                Err(error) if checkpoint_is_stale(&error) => {
+                    self.reporter.note(&format!(
+                        "{}: cannot continue the earlier upload ({error}); starting over",
+                        printable(&source.path.display().to_string())
+                    ));
+                    let _ = std::fs::remove_file(&checkpoint_path);
+                }
+                other => {
+                    return other
+                        .map(|file| (file, "resumed", source.size.saturating_sub(offset)))
+                        .map_err(|error| upload_failure(error, &source.path))
+                }
+            }
+        }
+        let progress = self.reporter.start(index, name, source.size, 0);
+        self.watched(progress, &checkpoint_path, |options| {
+            self.client.upload_path(&source.path, options)
+        })
+        .map(|file| (file, "uploaded", source.size))
+        .map_err(|error| upload_failure(error, &source.path))
+    }
+
+    /// Runs `upload` with this batch's options, its checkpoint file and `progress` fed.
+    fn watched(
+        &self,
+        progress: FileProgress,
+        checkpoint_path: &Path,
+        upload: impl FnOnce(UploadOptions) -> Result<FileObject, Error>,
+    ) -> Result<FileObject, Error> {
+        let progress = Arc::new(Mutex::new(progress));
+        let fed = Arc::clone(&progress);
+        let mut options = UploadOptions::new()
+            .with_preview(self.args.preview)
+            .checkpoint_file(checkpoint_path)
+            .cancel_handle(self.cancel.clone())
+            .on_progress(move |p| {
+                fed.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .update(p.acknowledged)
+            });
+        if let Some(uuid) = &self.args.version_of {
+            options = options.new_version_of(uuid);
+        }
+        let result = upload(options);
+        // The options (and their clone of `progress`) are gone once `upload` returned.
+        if let Ok(progress) = Arc::try_unwrap(progress) {
+            progress
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .end();
+        }
+        result
+    }
+
+    /// Attaches and notes the file where asked, once each, saving each step.
+    fn link(&self, record: &mut FileRecord, path: &Path, name: &str) -> Result<(), Failure> {
+        for entity in &self.args.attach {
+            let key = entity.to_string();
+            if !record.attached.contains(&key) {
+                self.client
+                    .attach(&entity.kind, entity.id, &[&record.uuid])?;
+                record.attached.push(key);
+                self.batch.save(path, record.clone())?;
+            }
+        }
+        for entity in &self.args.note {
+            let key = entity.to_string();
+            if !record.noted.contains(&key) {
+                let note = AttachmentNote::new(entity.id, &record.uuid).file_name(name);
+                self.client.add_attachment_notes(&entity.kind, &[note])?;
+                record.noted.push(key);
+                self.batch.save(path, record.clone())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A checkpoint that cannot be continued: the source changed, or the session expired.
+fn checkpoint_is_stale(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Checkpoint(_)
+            | Error::Upload {
+                error: UploadError::SourceChanged(_)
+                    | UploadError::SessionExpired { .. }
+                    | UploadError::Checkpoint(_),
+                ..
+            }
+    )
+}
+
+fn upload_failure(error: Error, path: &Path) -> Failure {
+    let unconfirmed = matches!(
+        &error,
+        Error::Upload {
+            error: UploadError::FinalPartUnconfirmed { .. },
+            ..
+        }
+    );
+    let failure = Failure::from(error);
+    if unconfirmed {
+        return failure.hint(format!(
+            "look for it with `kommo-files ls --name {:?}`; if it is not there, upload again with --no-resume",
+            kommo_files_name(path)
+        ));
+    }
+    failure
+}
+
+/// The name the file gets in Kommo: its own file name (the drive has no folders).
+fn kommo_files_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
