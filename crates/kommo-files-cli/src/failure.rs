@@ -111,10 +111,6 @@ fn classify(error: &Error) -> (&'static str, Option<&'static str>) {
             "upload",
             Some("the upload session expired (sessions live 24 h); run the command again with --no-resume to start over"),
         ),
-        Error::Upload { checkpoint: Some(_), .. } => (
-            "upload",
-            Some("what was sent is kept: run the same command again to continue"),
-        ),
         Error::Transport { error, .. } | Error::Client(error) => (
             "network",
             Some(match error.kind() {
@@ -147,6 +143,10 @@ fn classify(error: &Error) -> (&'static str, Option<&'static str>) {
             Some(_) => ("api", None),
             None => match error {
                 Error::Io { .. } => ("io", None),
+                Error::Upload { checkpoint: Some(_), .. } => (
+                    "upload",
+                    Some("what was sent is kept: run the same command again to continue"),
+                ),
                 Error::Upload { .. } => ("upload", None),
                 Error::Checkpoint(_) => (
                     "upload",
