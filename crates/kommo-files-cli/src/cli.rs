@@ -36,6 +36,9 @@ pub struct Global {
     /// Print results (and errors) as JSON.
     #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
+    /// No progress bars or lines: results, warnings and errors only.
+    #[arg(long, short = 'q', global = true, help_heading = "Global options")]
+    pub quiet: bool,
     /// Run against a fresh embedded emulator instead of an account.
     #[arg(long, global = true, help_heading = "Global options")]
     pub emulator: bool,

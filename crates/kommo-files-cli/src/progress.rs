@@ -1,5 +1,6 @@
 //! Transfer progress on standard error: a bar per file and one for the whole batch on a terminal,
-//! plain lines (start, every tenth, end) otherwise, so logs and CI output stay readable.
+//! plain lines (start, every tenth, end) otherwise, so logs and CI output stay readable;
+//! nothing with `--quiet`.
 //! Results go to standard output through [`Reporter::result`], never through the bars.
 
 use std::io::IsTerminal;
@@ -10,12 +11,20 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::output::{human_size, print, printable};
 
+/// What the command line asked to be told.
+#[derive(Debug, Clone, Copy)]
+pub struct Verbosity {
+    /// Results as one JSON document at the end, not as lines.
+    pub json: bool,
+    /// No progress at all: results, warnings and errors only.
+    pub quiet: bool,
+}
+
 /// The batch's progress display.
 #[derive(Debug)]
 pub struct Reporter {
     display: Display,
     files: usize,
-    /// With `--json` the results are printed as one document at the end, not as lines.
     json: bool,
     /// What the closing line says the run did with the bytes: `sent`, `received`.
     verb: &'static str,
@@ -33,12 +42,20 @@ enum Display {
         total: ProgressBar,
     },
     Lines,
+    Silent,
 }
 
 impl Reporter {
-    /// Bars when standard error is a terminal, lines otherwise.
-    pub fn new(files: usize, total_bytes: u64, json: bool, verb: &'static str) -> Arc<Self> {
-        let display = if std::io::stderr().is_terminal() {
+    /// Bars when standard error is a terminal, lines otherwise, nothing when quiet.
+    pub fn new(
+        files: usize,
+        total_bytes: u64,
+        verb: &'static str,
+        verbosity: Verbosity,
+    ) -> Arc<Self> {
+        let display = if verbosity.quiet {
+            Display::Silent
+        } else if std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let total = multi.add(ProgressBar::new(total_bytes));
             total.set_style(style("{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"));
@@ -51,7 +68,7 @@ impl Reporter {
         Arc::new(Self {
             display,
             files,
-            json,
+            json: verbosity.json,
             verb,
             started: Instant::now(),
             acknowledged: Mutex::new(0),
@@ -83,6 +100,7 @@ impl Reporter {
                 eprintln!("{label}: started ({})", human_size(size));
                 None
             }
+            Display::Silent => None,
         };
         self.advance(i128::from(done));
         FileProgress {
@@ -103,7 +121,7 @@ impl Reporter {
         let line = format!("{line}\n");
         match &self.display {
             Display::Bars { multi, .. } => multi.suspend(|| print(&line).ok()),
-            Display::Lines => print(&line).ok(),
+            Display::Lines | Display::Silent => print(&line).ok(),
         };
     }
 
@@ -111,7 +129,7 @@ impl Reporter {
     pub fn note(&self, line: &str) {
         match &self.display {
             Display::Bars { multi, .. } => multi.suspend(|| eprintln!("{line}")),
-            Display::Lines => eprintln!("{line}"),
+            Display::Lines | Display::Silent => eprintln!("{line}"),
         }
     }
 
@@ -130,8 +148,10 @@ impl Reporter {
     /// Clears the bars and says what this run moved, and how fast.
     pub fn finish(&self) {
         let bytes = *lock(&self.moved);
-        if let Display::Bars { total, .. } = &self.display {
-            total.finish_and_clear();
+        match &self.display {
+            Display::Bars { total, .. } => total.finish_and_clear(),
+            Display::Lines => {}
+            Display::Silent => return,
         }
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         eprintln!(
@@ -170,9 +190,9 @@ impl FileProgress {
         self.reporter.advance(delta);
         *lock(&self.reporter.moved) += u64::try_from(delta).unwrap_or(0);
         self.acknowledged = acknowledged;
-        match &self.bar {
-            Some(bar) => bar.set_position(acknowledged),
-            None => {
+        match (&self.bar, &self.reporter.display) {
+            (Some(bar), _) => bar.set_position(acknowledged),
+            (None, Display::Lines) => {
                 let tenth = tenth_of(acknowledged, self.size);
                 if tenth > self.tenth {
                     self.tenth = tenth;
@@ -185,6 +205,7 @@ impl FileProgress {
                     );
                 }
             }
+            (None, _) => {}
         }
     }
 

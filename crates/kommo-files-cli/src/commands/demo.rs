@@ -9,7 +9,7 @@ use kommo_files_emulator::Emulator;
 use sha2::{Digest, Sha256};
 
 use super::{dispatch, Context};
-use crate::cli::{Cli, DemoArgs};
+use crate::cli::{Cli, DemoArgs, Global};
 use crate::connection::connect_emulator;
 use crate::failure::Failure;
 use crate::output::{human_size, print};
@@ -19,8 +19,8 @@ const DEMO_PART_SIZE: u64 = 256 * 1024;
 /// The lead the demo attaches to (the emulator seeds leads 1001-1003).
 const DEMO_LEAD: &str = "leads:1001";
 
-pub fn run(args: &DemoArgs, json: bool) -> Result<(), Failure> {
-    if json {
+pub fn run(args: &DemoArgs, global: &Global) -> Result<(), Failure> {
+    if global.json {
         return Err(
             Failure::usage("the demo is a tour for people; it has no --json output")
                 .hint("run the commands it shows with --json"),
@@ -29,7 +29,7 @@ pub fn run(args: &DemoArgs, json: bool) -> Result<(), Failure> {
     let workspace = Workspace::create(args.keep_in.as_deref())?;
     let connection = connect_emulator(Emulator::builder().max_part_size(DEMO_PART_SIZE))?;
     let emulator_url = connection.account_url.clone();
-    let context = Context::new(connection, false);
+    let context = Context::new(connection, global);
     let tour = Tour {
         context: &context,
         workspace: &workspace,

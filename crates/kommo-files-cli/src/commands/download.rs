@@ -44,7 +44,7 @@ pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
                 .hint("pass --force to replace it, or -o to choose another path"),
         );
     }
-    let reporter = Reporter::new(1, size, context.json, "received");
+    let reporter = Reporter::new(1, size, "received", context.verbosity());
     let mut progress = reporter.start(0, &name, size, 0);
     let written = context
         .client()

@@ -9,20 +9,34 @@ mod upload;
 
 use kommo_files::blocking::Client;
 
-use crate::cli::{Cli, Command, LinksArgs};
+use crate::cli::{Cli, Command, Global, LinksArgs};
 use crate::connection::{connect, Connection};
 use crate::failure::Failure;
+use crate::progress::Verbosity;
 
 /// What every command works with: a connected client and the output format.
 #[derive(Debug)]
 pub struct Context {
     connection: Connection,
     json: bool,
+    quiet: bool,
 }
 
 impl Context {
-    pub fn new(connection: Connection, json: bool) -> Self {
-        Self { connection, json }
+    pub fn new(connection: Connection, global: &Global) -> Self {
+        Self {
+            connection,
+            json: global.json,
+            quiet: global.quiet,
+        }
+    }
+
+    /// What progress displays may say.
+    pub fn verbosity(&self) -> Verbosity {
+        Verbosity {
+            json: self.json,
+            quiet: self.quiet,
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -43,10 +57,10 @@ impl Context {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Demo(args) = &cli.command {
-        return demo::run(args, cli.global.json);
+        return demo::run(args, &cli.global);
     }
     let connection = connect(cli.global.emulator, cli.global.config.as_deref())?;
-    let context = Context::new(connection, cli.global.json);
+    let context = Context::new(connection, &cli.global);
     dispatch(&context, &cli.command)
 }
 

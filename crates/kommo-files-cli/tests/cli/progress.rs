@@ -93,3 +93,28 @@ fn a_download_reports_progress_too() {
         std::fs::read(&path).unwrap()
     );
 }
+
+#[test]
+fn quiet_leaves_only_the_results() {
+    let env = TestEnv::new();
+    let path = env.file("big.bin", 700 * 1024, 5);
+    let output = env.ok(&["upload", "--quiet", arg(&path)]);
+    assert_eq!(output.stderr, "", "no progress, no summary");
+    assert!(output.stdout.starts_with("uploaded "), "{}", output.stdout);
+    let uuid = crate::support::uploaded_uuid(&output.stdout, "big.bin");
+
+    let target = env.home.join("copy.bin");
+    let output = env.ok(&["-q", "download", &uuid, "-o", arg(&target)]);
+    assert_eq!(output.stderr, "");
+    assert!(
+        output.stdout.starts_with("downloaded big.bin"),
+        "{}",
+        output.stdout
+    );
+    // Errors still speak.
+    let failed = env
+        .cli()
+        .run(&["-q", "info", "no-such-file"])
+        .expect_code(1);
+    assert!(failed.stderr.starts_with("error: "), "{}", failed.stderr);
+}

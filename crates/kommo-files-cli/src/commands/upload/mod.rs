@@ -84,7 +84,7 @@ fn upload_batch(
         args.no_resume,
     )?;
     let total_bytes = sources.iter().map(|s| s.size).sum();
-    let reporter = Reporter::new(sources.len(), total_bytes, context.json, "sent");
+    let reporter = Reporter::new(sources.len(), total_bytes, "sent", context.verbosity());
 
     let cancel = crate::interrupt::cancel_on_ctrl_c();
     let next = AtomicUsize::new(0);
