@@ -94,7 +94,7 @@ pub enum Command {
     },
     /// List trashed files with the date they are purged.
     Trash,
-    /// Download a file (its active version, or --version).
+    /// Download files (their active versions, or --version of one).
     Download(DownloadArgs),
     /// Attach a file to CRM entities.
     Attach(LinkArgs),
@@ -208,12 +208,14 @@ pub enum DateKind {
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
-    /// The file's UUID.
-    pub uuid: String,
-    /// A version's UUID instead of the active version.
+    /// The files' UUIDs.
+    #[arg(required = true, value_name = "UUID")]
+    pub uuids: Vec<String>,
+    /// A version's UUID instead of the active version (one file only).
     #[arg(long, value_name = "UUID")]
     pub version: Option<String>,
-    /// A file path, or a directory to put the file in under its own name (default: here).
+    /// A file path (one file only), or a directory to put the files in under their own names
+    /// (default: here).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Replace an existing file.

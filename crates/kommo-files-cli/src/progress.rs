@@ -33,6 +33,8 @@ pub struct Reporter {
     acknowledged: Mutex<u64>,
     /// Bytes moved by this run (not before a resume, not skipped files).
     moved: Mutex<u64>,
+    /// Whether any file started: a run that moved nothing has nothing to sum up.
+    any_started: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -73,11 +75,14 @@ impl Reporter {
             started: Instant::now(),
             acknowledged: Mutex::new(0),
             moved: Mutex::new(0),
+            any_started: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// A file starts, or resumes with `done` bytes already acknowledged: its own bar or line.
     pub fn start(self: &Arc<Self>, index: usize, name: &str, size: u64, done: u64) -> FileProgress {
+        self.any_started
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let label = format!("[{}/{}] {}", index + 1, self.files, printable(name));
         let bar = match &self.display {
             Display::Bars { multi, total } => {
@@ -152,6 +157,9 @@ impl Reporter {
             Display::Bars { total, .. } => total.finish_and_clear(),
             Display::Lines => {}
             Display::Silent => return,
+        }
+        if !self.any_started.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
         }
         let seconds = self.started.elapsed().as_secs_f64().max(0.001);
         eprintln!(

@@ -1,17 +1,72 @@
-//! `download`: a file's active version or one version, to a path the user chose or under the
-//! server's name, which must be a plain file name (a server must not pick where we write).
+//! `download`: files' active versions (or one version of one file), to a path the user chose or
+//! under the server's names, which must not name another place (a server must not pick where
+//! we write).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::files::existing_file;
 use super::Context;
 use crate::cli::DownloadArgs;
 use crate::failure::Failure;
-use crate::output::{human_size, print_done, printable};
+use crate::output::{human_size, print_json, printable};
 use crate::progress::Reporter;
 
 pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
-    let file = existing_file(context, &args.uuid)?;
+    let several = args.uuids.len() > 1;
+    if several && args.version.is_some() {
+        return Err(Failure::usage("--version takes one file"));
+    }
+    if several && args.output.as_deref().is_some_and(|path| !path.is_dir()) {
+        return Err(Failure::usage(
+            "-o must be an existing directory when downloading several files",
+        ));
+    }
+    let mut taken = HashSet::new();
+    let plans: Vec<Result<Plan, Failure>> = args
+        .uuids
+        .iter()
+        .map(|uuid| plan(context, args, uuid, &mut taken))
+        .collect();
+    let total = plans.iter().flatten().map(|plan| plan.size).sum();
+    let reporter = Reporter::new(args.uuids.len(), total, "received", context.verbosity());
+    let results: Vec<Result<Fetched, Failure>> = plans
+        .into_iter()
+        .enumerate()
+        .map(|(index, plan)| fetch(context, &reporter, index, plan?))
+        .collect();
+    reporter.finish();
+    report(context, args, &reporter, results)
+}
+
+/// One file to download: where from, where to.
+#[derive(Debug)]
+struct Plan {
+    uuid: String,
+    name: String,
+    size: u64,
+    link: String,
+    target: PathBuf,
+}
+
+/// One file downloaded.
+#[derive(Debug)]
+struct Fetched {
+    file_uuid: String,
+    path: PathBuf,
+    bytes: u64,
+    name: String,
+}
+
+/// Finds the file (or version), its link and a target no other file of this run takes.
+fn plan(
+    context: &Context,
+    args: &DownloadArgs,
+    uuid: &str,
+    taken: &mut HashSet<PathBuf>,
+) -> Result<Plan, Failure> {
+    let file = existing_file(context, uuid)?;
     let (name, size, link) = match &args.version {
         None => (
             file.name_with_extension(),
@@ -19,49 +74,122 @@ pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
             file.download_url().map(str::to_owned),
         ),
         Some(version_uuid) => {
-            let versions = context.client().versions(&args.uuid)?;
+            let versions = context.client().versions(uuid)?;
             let version = versions
                 .into_iter()
                 .find(|v| &v.uuid == version_uuid)
                 .ok_or_else(|| {
-                    Failure::refused(format!("{} has no version {version_uuid}", args.uuid))
+                    Failure::refused(format!("{uuid} has no version {version_uuid}"))
                         .hint("`kommo-files versions UUID` lists them")
                 })?;
             let link = version.links.download.as_ref().map(|l| l.href.clone());
             (version.name_with_extension(), version.size, link)
         }
     };
-    let link = link.ok_or_else(|| {
-        Failure::refused(format!(
-            "the server gave no download link for {}",
-            args.uuid
-        ))
-    })?;
+    let link = link
+        .ok_or_else(|| Failure::refused(format!("the server gave no download link for {uuid}")))?;
     let target = target_path(args.output.as_deref(), &name)?;
+    if !taken.insert(target.clone()) {
+        return Err(Failure::refused(format!(
+            "{uuid} would be saved as {}, like another file of this download",
+            target.display()
+        ))
+        .hint("download it on its own with -o PATH"));
+    }
     if target.exists() && !args.force {
         return Err(
             Failure::refused(format!("{} already exists", target.display()))
                 .hint("pass --force to replace it, or -o to choose another path"),
         );
     }
-    let reporter = Reporter::new(1, size, "received", context.verbosity());
-    let mut progress = reporter.start(0, &name, size, 0);
-    let written = context
-        .client()
-        .download_link_to_path_with_progress(&link, &target, |p| progress.update(p.acknowledged));
+    Ok(Plan {
+        uuid: uuid.to_owned(),
+        name,
+        size,
+        link,
+        target,
+    })
+}
+
+/// Downloads one planned file with its progress shown.
+fn fetch(
+    context: &Context,
+    reporter: &Arc<Reporter>,
+    index: usize,
+    plan: Plan,
+) -> Result<Fetched, Failure> {
+    let mut progress = reporter.start(index, &plan.name, plan.size, 0);
+    let written =
+        context
+            .client()
+            .download_link_to_path_with_progress(&plan.link, &plan.target, |p| {
+                progress.update(p.acknowledged)
+            });
     progress.end();
-    reporter.finish();
-    let written = written?;
-    print_done(
-        context.json,
-        &format!(
-            "downloaded {} ({}) to {}",
-            printable(&name),
-            human_size(written),
-            target.display()
-        ),
-        serde_json::json!({ "path": target, "bytes": written, "file_uuid": args.uuid }),
-    )
+    Ok(Fetched {
+        file_uuid: plan.uuid,
+        path: plan.target,
+        bytes: written?,
+        name: plan.name,
+    })
+}
+
+/// A line per file (or JSON), and a failure naming what did not come.
+fn report(
+    context: &Context,
+    args: &DownloadArgs,
+    reporter: &Reporter,
+    results: Vec<Result<Fetched, Failure>>,
+) -> Result<(), Failure> {
+    let mut entries = Vec::new();
+    let mut failures = Vec::new();
+    for (uuid, result) in args.uuids.iter().zip(results) {
+        match result {
+            Ok(fetched) => {
+                reporter.result(&format!(
+                    "downloaded {} ({}) to {}",
+                    printable(&fetched.name),
+                    human_size(fetched.bytes),
+                    fetched.path.display()
+                ));
+                entries.push(serde_json::json!({
+                    "ok": true,
+                    "file_uuid": fetched.file_uuid,
+                    "path": fetched.path,
+                    "bytes": fetched.bytes,
+                }));
+            }
+            Err(failure) => {
+                if args.uuids.len() > 1 {
+                    reporter.note(&format!("failed {uuid}: {}", failure.message));
+                }
+                entries
+                    .push(serde_json::json!({ "ok": false, "file_uuid": uuid, "error": failure }));
+                failures.push(failure);
+            }
+        }
+    }
+    if context.json && failures.len() < args.uuids.len() {
+        match entries.as_slice() {
+            [single] => print_json(single)?,
+            _ => print_json(&entries)?,
+        }
+    }
+    match failures.len() {
+        0 => Ok(()),
+        1 if args.uuids.len() == 1 => Err(failures.remove(0)),
+        failed => {
+            let first = failures.remove(0);
+            let mut failure = Failure::refused(format!(
+                "{failed} of {} file(s) were not downloaded; first: {}",
+                args.uuids.len(),
+                first.message
+            ));
+            failure.hint = first.hint;
+            failure.kind = first.kind;
+            Err(failure)
+        }
+    }
 }
 
 /// Where the download goes: `output` itself, or the server's name (made safe) inside `output`

@@ -488,3 +488,85 @@ fn file_fields_are_set_appended_read_and_cleared() {
         .expect_code(1);
     assert!(field(&env).is_empty());
 }
+
+#[test]
+fn several_files_download_into_one_directory() {
+    let env = TestEnv::new();
+    let a = env.file("a.bin", 300 * 1024, 21);
+    let b = env.file("b.txt", 10, 22);
+    let output = env.ok(&["upload", "-j", "1", arg(&a), arg(&b)]);
+    let (ua, ub) = (
+        uploaded_uuid(&output.stdout, "a.bin"),
+        uploaded_uuid(&output.stdout, "b.txt"),
+    );
+    let out = env.home.join("several");
+    std::fs::create_dir_all(&out).unwrap();
+
+    let downloaded = env.ok(&["download", &ua, &ub, "-o", arg(&out)]);
+    assert_eq!(
+        downloaded.stdout.lines().count(),
+        2,
+        "{}",
+        downloaded.stdout
+    );
+    assert!(
+        downloaded.stderr.contains("[2/2] b.txt: started"),
+        "{}",
+        downloaded.stderr
+    );
+    assert_eq!(sha256_file(&out.join("a.bin")), sha256_file(&a));
+    assert_eq!(sha256_file(&out.join("b.txt")), sha256_file(&b));
+
+    // Again with --json and an unknown UUID in the middle: the others still come, the run
+    // fails, and each entry says what happened.
+    let output = env
+        .cli()
+        .run(&[
+            "download",
+            &ua,
+            "no-such-file",
+            &ub,
+            "-o",
+            arg(&out),
+            "--force",
+            "--json",
+        ])
+        .expect_code(1);
+    let json = output.stdout_json();
+    let oks: Vec<bool> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["ok"].as_bool().unwrap())
+        .collect();
+    assert_eq!(oks, [true, false, true], "{json}");
+    assert_eq!(json[1]["error"]["kind"], "not_found", "{json}");
+    assert!(
+        output.stderr.contains("1 of 3 file(s) were not downloaded"),
+        "{}",
+        output.stderr
+    );
+
+    // Usage: several files need a directory, and --version takes one file.
+    env.cli()
+        .run(&["download", &ua, &ub, "-o", arg(&out.join("x.bin"))])
+        .expect_code(2);
+    env.cli()
+        .run(&["download", &ua, &ub, "--version", "v"])
+        .expect_code(2);
+    // Two files that would land on the same name: the second is refused, the first kept.
+    let again = env.file("again/a.bin", 5, 23);
+    let twin = uploaded_uuid(&env.ok(&["upload", arg(&again)]).stdout, "a.bin");
+    let clash = env.home.join("clash");
+    std::fs::create_dir_all(&clash).unwrap();
+    let output = env
+        .cli()
+        .run(&["download", &ua, &twin, "-o", arg(&clash)])
+        .expect_code(1);
+    assert!(
+        output.stderr.contains("like another file of this download"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(sha256_file(&clash.join("a.bin")), sha256_file(&a));
+}
