@@ -62,6 +62,23 @@ impl Failure {
         }
     }
 
+    /// `failed` of `total` files of a batch went wrong (`what`: "failed", "were not
+    /// downloaded"); the first failure lends its kind and hint.
+    pub fn of_batch(failed: usize, total: usize, what: &str, first: Option<&Failure>) -> Self {
+        let first_message = first.map_or(String::new(), |f| format!("; first: {}", f.message));
+        let mut failure =
+            Self::refused(format!("{failed} of {total} file(s) {what}{first_message}")).hint(
+                first
+                    .and_then(|f| f.hint.clone())
+                    .unwrap_or_else(|| "run the same command again to retry them".to_owned()),
+            );
+        if let Some(first) = first {
+            failure.kind = first.kind;
+            failure.status = first.status;
+        }
+        failure
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self

@@ -178,17 +178,12 @@ fn report(
     match failures.len() {
         0 => Ok(()),
         1 if args.uuids.len() == 1 => Err(failures.remove(0)),
-        failed => {
-            let first = failures.remove(0);
-            let mut failure = Failure::refused(format!(
-                "{failed} of {} file(s) were not downloaded; first: {}",
-                args.uuids.len(),
-                first.message
-            ));
-            failure.hint = first.hint;
-            failure.kind = first.kind;
-            Err(failure)
-        }
+        failed => Err(Failure::of_batch(
+            failed,
+            args.uuids.len(),
+            "were not downloaded",
+            failures.first(),
+        )),
     }
 }
 

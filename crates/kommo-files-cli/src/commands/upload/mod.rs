@@ -141,19 +141,12 @@ fn upload_batch(
         )));
     }
     let first = outcomes.iter().find_map(|o| o.error.as_ref());
-    let mut failure = Failure::refused(format!(
-        "{} of {} file(s) failed{}",
+    Err(Failure::of_batch(
         sources.len() - done,
         sources.len(),
-        first.map_or(String::new(), |f| format!("; first: {}", f.message))
+        "failed",
+        first,
     ))
-    .hint(
-        first
-            .and_then(|f| f.hint.clone())
-            .unwrap_or_else(|| "run the same command again to retry them".to_owned()),
-    );
-    failure.kind = first.map_or("upload", |f| f.kind);
-    Err(failure)
 }
 
 /// The batch's identity: the account, the files and what is done with them.
