@@ -59,7 +59,11 @@ impl Reporter {
             Display::Silent
         } else if std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let total = multi.add(ProgressBar::new(total_bytes));
+            // One file needs no total beside its own bar: the total is kept, but not drawn.
+            let total = match files {
+                1 => ProgressBar::hidden(),
+                _ => multi.add(ProgressBar::new(total_bytes)),
+            };
             total.set_style(style("{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}"));
             total.set_prefix("total");
             total.set_message(format!("0/{files} files"));
@@ -86,7 +90,10 @@ impl Reporter {
         let label = format!("[{}/{}] {}", index + 1, self.files, printable(name));
         let bar = match &self.display {
             Display::Bars { multi, total } => {
-                let bar = multi.insert_before(total, ProgressBar::new(size));
+                let bar = match self.files {
+                    1 => multi.add(ProgressBar::new(size)),
+                    _ => multi.insert_before(total, ProgressBar::new(size)),
+                };
                 bar.set_style(style("{prefix:>12} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}"));
                 bar.set_prefix(shorten(&label, 40));
                 bar.set_position(done);
