@@ -1,8 +1,13 @@
 //! What an `upload` run remembers between runs, so a re-run of the same command continues:
-//! one directory per batch (account + files + options) holding a manifest of finished steps
+//! one directory per batch (account + files + options) holding a journal of finished steps
 //! and the SDK's checkpoint of each unfinished upload. A batch that ends well is removed.
+//!
+//! The journal (`journal.jsonl`) gets one line per step, so saving costs the same for the
+//! 10 000th file as for the first; on reading, a file's last line wins, and a line torn by a
+//! crash is skipped.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -38,16 +43,25 @@ pub struct FileRecord {
     pub noted: Vec<String>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Manifest {
-    files: BTreeMap<String, FileRecord>,
+/// One line of the journal.
+#[derive(Debug, Serialize, Deserialize)]
+struct JournalLine {
+    source: String,
+    #[serde(flatten)]
+    record: FileRecord,
 }
 
-/// One batch's directory and manifest, shared by the upload workers.
+/// One batch's directory and journal, shared by the upload workers.
 #[derive(Debug)]
 pub struct Batch {
     directory: PathBuf,
-    manifest: Mutex<Manifest>,
+    journal: Mutex<Journal>,
+}
+
+#[derive(Debug)]
+struct Journal {
+    records: BTreeMap<String, FileRecord>,
+    file: std::fs::File,
 }
 
 impl Batch {
@@ -65,15 +79,25 @@ impl Batch {
             )
             .hint("choose another place with --state-dir or KOMMO_STATE_DIR")
         })?;
-        let manifest_path = directory.join("manifest.json");
-        let manifest = match std::fs::read(&manifest_path) {
-            // An unreadable manifest only costs a repeated upload; it must not stop the run.
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-            Err(_) => Manifest::default(),
-        };
+        let path = directory.join("journal.jsonl");
+        // An unreadable journal only costs repeated uploads; it must not stop the run.
+        let earlier = std::fs::read(&path).unwrap_or_default();
+        let opening = |e| Failure::io(format!("opening {}", path.display()), e);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(opening)?;
+        // A line torn by a crash must not swallow the next one.
+        if earlier.last().is_some_and(|last| *last != b'\n') {
+            file.write_all(b"\n").map_err(opening)?;
+        }
         Ok(Self {
             directory,
-            manifest: Mutex::new(manifest),
+            journal: Mutex::new(Journal {
+                records: replay(&earlier),
+                file,
+            }),
         })
     }
 
@@ -86,16 +110,26 @@ impl Batch {
 
     /// The record of `source`, if one was kept.
     pub fn record(&self, source: &Path) -> Option<FileRecord> {
-        self.lock().files.get(&source_key(source)).cloned()
+        self.lock().records.get(&source_key(source)).cloned()
     }
 
-    /// Replaces the record of `source` and saves the manifest.
+    /// Replaces the record of `source`, and appends it to the journal before returning.
     pub fn save(&self, source: &Path, record: FileRecord) -> Result<(), Failure> {
-        let mut manifest = self.lock();
-        manifest.files.insert(source_key(source), record);
-        let bytes = serde_json::to_vec_pretty(&*manifest)
+        let line = JournalLine {
+            source: source_key(source),
+            record,
+        };
+        let mut bytes = serde_json::to_vec(&line)
             .map_err(|e| Failure::io("encoding the upload state", std::io::Error::other(e)))?;
-        write_atomically(&self.directory.join("manifest.json"), &bytes)
+        bytes.push(b'\n');
+        let mut journal = self.lock();
+        journal
+            .file
+            .write_all(&bytes)
+            .and_then(|()| journal.file.sync_data())
+            .map_err(|e| Failure::io("saving the upload state", e))?;
+        journal.records.insert(line.source, line.record);
+        Ok(())
     }
 
     /// Forgets the whole batch: it ended well.
@@ -104,11 +138,20 @@ impl Batch {
             .map_err(|e| Failure::io(format!("removing {}", self.directory.display()), e))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Manifest> {
-        self.manifest
+    fn lock(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The records a journal holds: each source's last readable line.
+fn replay(bytes: &[u8]) -> BTreeMap<String, FileRecord> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<JournalLine>(line).ok())
+        .map(|line| (line.source, line.record))
+        .collect()
 }
 
 /// A short, stable name for what identifies a batch.
@@ -123,14 +166,6 @@ pub fn digest(parts: &[&[u8]]) -> String {
 
 fn source_key(source: &Path) -> String {
     source.to_string_lossy().into_owned()
-}
-
-/// Temp file, then rename: a crash leaves the old manifest or the new one, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, bytes)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .map_err(|e| Failure::io(format!("saving {}", path.display()), e))
 }
 
 #[cfg(test)]
@@ -166,6 +201,37 @@ mod tests {
             .remove()
             .unwrap();
         assert!(!state_dir.join("uploads").join("k").exists());
+        let _ = std::fs::remove_dir_all(&state_dir);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_skipped_and_the_next_one_kept() {
+        let state_dir =
+            std::env::temp_dir().join(format!("kommo-files-torn-{}", std::process::id()));
+        let record = |uuid: &str| FileRecord {
+            uuid: uuid.into(),
+            ..FileRecord::default()
+        };
+        let (a, b) = (Path::new("/a"), Path::new("/b"));
+        let batch = Batch::open(&state_dir, "k", true).unwrap();
+        batch.save(a, record("1")).unwrap();
+        batch.save(a, record("2")).unwrap();
+        drop(batch);
+        let journal = state_dir.join("uploads").join("k").join("journal.jsonl");
+        let mut torn = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap();
+        torn.write_all(br#"{"source":"/b","si"#).unwrap();
+
+        let batch = Batch::open(&state_dir, "k", false).unwrap();
+        assert_eq!(batch.record(a), Some(record("2")), "the last line wins");
+        assert_eq!(batch.record(b), None, "the torn line is skipped");
+        batch.save(b, record("3")).unwrap();
+        drop(batch);
+        let batch = Batch::open(&state_dir, "k", false).unwrap();
+        assert_eq!(batch.record(b), Some(record("3")));
+        batch.remove().unwrap();
         let _ = std::fs::remove_dir_all(&state_dir);
     }
 
