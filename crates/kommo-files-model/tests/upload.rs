@@ -599,6 +599,32 @@ fn resume_from_a_checkpoint_in_a_new_machine() {
     assert_eq!(sim.progress().first(), Some(&(2 * PART)));
 }
 
+/// A crash can come while the last part is in flight: the server stores the file, the answer
+/// is lost. Resuming then meets a 404, and must stop rather than store the file twice; before
+/// any other part a 404 only means the session is gone, and the upload starts over.
+#[test]
+fn a_404_after_resuming_is_a_stored_file_only_on_the_last_part() {
+    let resume_at = t0() + Duration::from_secs(60);
+    for (size, stored_before) in [(3 * PART as usize, true), (4 * PART as usize, false)] {
+        let (mut sim, machine) = crash_and_resume(size, 3, |_, _| {}, resume_at);
+        sim.machine = machine.unwrap();
+        let next = sim.server.requests + 1;
+        let server = std::mem::replace(&mut sim.server, FakeDrive::new(PART));
+        sim.server = server.fault(next, Fault::Status(404, "", None));
+        let outcome = sim.run();
+        if stored_before {
+            assert!(
+                matches!(outcome, Err(UploadError::FinalPartUnconfirmed { .. })),
+                "{outcome:?}"
+            );
+            assert_eq!(sim.restarts(), 0);
+        } else {
+            assert_eq!(outcome.unwrap().size, size as u64);
+            assert_eq!(sim.restarts(), 1);
+        }
+    }
+}
+
 #[test]
 fn resume_refuses_an_expired_session() {
     let late = t0() + Duration::from_secs(24 * 3600);

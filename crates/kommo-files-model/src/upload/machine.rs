@@ -390,6 +390,9 @@ impl UploadMachine {
             expires_at: checkpoint.session_expires_at,
         });
         machine.acknowledged = checkpoint.offset;
+        // The process that took the checkpoint may have sent the next part before it stopped,
+        // its answer lost with it: if that was the last part, a 404 means the file is stored.
+        machine.failures.uncertain = true;
         machine.verification = Some(Verification {
             target: checkpoint.offset,
             expected_sha256: checkpoint.source.prefix_sha256,
