@@ -77,8 +77,8 @@ fn happy_path_at_several_sizes() {
         assert_eq!(sim.server.requests as u64, parts + 1, "size {size}");
         assert_eq!(
             sim.checkpoints().len() as u64,
-            parts - 1,
-            "one checkpoint per non-final part"
+            parts,
+            "one checkpoint when the session opens, one per non-final part"
         );
         assert!(sim.waits.is_empty(), "no waiting when nothing fails");
         // Each part is read exactly once: memory holds one part at a time.
@@ -597,6 +597,24 @@ fn resume_from_a_checkpoint_in_a_new_machine() {
         .events
         .contains(&UploadEvent::Verified { offset: 2 * PART }));
     assert_eq!(sim.progress().first(), Some(&(2 * PART)));
+}
+
+/// A crash while the first part is in flight: the new process continues the same session.
+#[test]
+fn a_crash_before_the_first_answer_resumes_the_same_session() {
+    for size in [PART as usize / 2, 3 * PART as usize] {
+        let (mut sim, machine) = crash_and_resume(size, 1, |_, _| {}, t0());
+        sim.machine = machine.unwrap();
+        let before = sim.server.requests;
+        assert_eq!(sim.run().unwrap().size, size as u64);
+        assert_stored(&sim);
+        assert_eq!(sim.restarts(), 0);
+        assert_eq!(
+            (sim.server.requests - before) as u64,
+            parts_of(size as u64, PART),
+            "only the parts, no new session"
+        );
+    }
 }
 
 /// A crash can come while the last part is in flight: the server stores the file, the answer

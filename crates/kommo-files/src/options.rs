@@ -127,8 +127,8 @@ impl UploadOptions {
         self
     }
 
-    /// Called with a new checkpoint after every acknowledged part; keep the last one to resume
-    /// after a crash ([`Checkpoint::to_json`] serialises it).
+    /// Called with a new checkpoint when the session opens and after every acknowledged part;
+    /// keep the last one to resume after a crash ([`Checkpoint::to_json`] serialises it).
     pub fn on_checkpoint(mut self, callback: impl FnMut(&Checkpoint) + Send + 'static) -> Self {
         self.on_checkpoint = Some(Box::new(callback));
         self
@@ -140,7 +140,7 @@ impl UploadOptions {
         self
     }
 
-    /// Keep the latest checkpoint in this file (replaced atomically after every part, removed
+    /// Keep the latest checkpoint in this file (replaced atomically when the session opens and after every part, removed
     /// when the upload completes); load it with [`crate::load_checkpoint`].
     pub fn checkpoint_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint_file = Some(path.into());

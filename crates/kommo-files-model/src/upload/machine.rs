@@ -214,8 +214,8 @@ struct Verification {
 /// The upload state machine. Owned, no I/O: time comes in as `now`, jitter from a seed.
 ///
 /// It serialises through [`UploadMachine::state`] / [`UploadMachine::from_state`], and a
-/// [`Checkpoint`] is taken after every acknowledged part; the token and the buffered part are
-/// deliberately part of neither.
+/// [`Checkpoint`] is taken when the session opens and after every acknowledged part; the token
+/// and the buffered part are deliberately part of neither.
 ///
 /// When nothing fails it sends `ceil(size / max_part_size) + 1` requests. A **0-byte file** opens
 /// a session and sends one empty part to `upload_url` (the server's answer to it is the file), so
@@ -664,6 +664,12 @@ impl UploadMachine {
             opened_at,
             expires_at,
         });
+        // Saved before the first part goes out: a process that dies while it is in flight
+        // (for a small file, the only part) comes back to this session, not to a new one.
+        if let Some(checkpoint) = self.checkpoint() {
+            self.events
+                .push_back(UploadEvent::Checkpoint(Box::new(checkpoint)));
+        }
         Ok(())
     }
 
