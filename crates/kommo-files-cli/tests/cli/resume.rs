@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use kommo_files_emulator::{Fault, FaultAction};
+use kommo_files_emulator::{Emulator, Fault, FaultAction, RetryMode};
 
 use crate::support::{arg, sha256_file, uploaded_uuid, wait_until, TestEnv, PART_SIZE};
 
@@ -189,5 +189,96 @@ fn ctrl_c_stops_cleanly_and_the_same_command_continues() {
     assert!(output.stdout.starts_with("resumed "), "{}", output.stdout);
     assert_eq!(env.sessions(), 1);
     let uuid = uploaded_uuid(&output.stdout, "large.bin");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+}
+
+/// A strict server (a used part URL answers 404) and a lost answer to the last part: the SDK
+/// stops rather than store the file twice, and the CLI finds the stored file itself.
+#[test]
+fn a_lost_last_answer_finds_the_stored_file_instead_of_uploading_twice() {
+    let env = TestEnv::with(Emulator::builder().retry_mode(RetryMode::Strict));
+    let path = env.file("report.pdf", 700 * 1024, 6);
+    // Parts 1 and 2 pass; the server stores part 3 (the last) and the answer is lost.
+    env.emulator.add_fault(
+        Fault::new(FaultAction::CloseAfterCommit)
+            .method("POST")
+            .path("*/upload/*")
+            .nth(3),
+    );
+    let output = env.ok(&["upload", arg(&path)]);
+    let uuid = uploaded_uuid(&output.stdout, "report.pdf");
+    assert!(
+        output.stderr.contains(&format!(
+            "the answer to its last part was lost; it is stored as {uuid}"
+        )),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(env.emulator.files().len(), 1, "stored once");
+    assert_eq!(env.sessions(), 1);
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+    assert!(
+        batches(&env.state_dir()).is_empty(),
+        "nothing left to resume"
+    );
+
+    // The same for a new version: one version more, not two.
+    // (A fault counts the requests it matches from when it is added: the third is the last.)
+    env.emulator.clear_faults();
+    env.emulator.add_fault(
+        Fault::new(FaultAction::CloseAfterCommit)
+            .method("POST")
+            .path("*/upload/*")
+            .nth(3),
+    );
+    let second = env.file("report-v2.pdf", 600 * 1024, 7);
+    let output = env.ok(&["upload", arg(&second), "--version-of", &uuid]);
+    assert!(
+        output
+            .stderr
+            .contains("the answer to its last part was lost"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(env.stored(&uuid).versions.len(), 2, "one new version");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&second));
+}
+
+/// A lost answer to the last part, and a 404 although nothing was stored: the search finds
+/// nothing, and the file is uploaded from the start.
+#[test]
+fn a_lost_last_answer_with_nothing_stored_starts_over() {
+    let env = TestEnv::with(Emulator::builder().retry_mode(RetryMode::Strict));
+    let path = env.file("notes.txt", 300 * 1024, 8);
+    // Part 2 (the last): the connection breaks before the body, then the re-send meets a 404.
+    for (nth, action) in [
+        (2, FaultAction::CloseBeforeBody),
+        (
+            3,
+            FaultAction::Status {
+                status: 404,
+                body: None,
+                content_type: None,
+            },
+        ),
+    ] {
+        env.emulator.add_fault(
+            Fault::new(action)
+                .method("POST")
+                .path("*/upload/*")
+                .nth(nth),
+        );
+    }
+    let output = env.ok(&["upload", arg(&path)]);
+    assert!(
+        output
+            .stderr
+            .contains("the file is not stored; starting over"),
+        "{}",
+        output.stderr
+    );
+    let uuid = uploaded_uuid(&output.stdout, "notes.txt");
+    assert_eq!(env.emulator.files().len(), 1);
+    assert_eq!(env.sessions(), 2);
     assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
 }

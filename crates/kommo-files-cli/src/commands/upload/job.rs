@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use kommo_files::blocking::Client;
+use kommo_files::model::endpoint::{DateField, DateFilter, DateRange, FileQuery};
 use kommo_files::model::upload::UploadError;
 use kommo_files::model::wire::{AttachmentNote, FileObject};
 use kommo_files::{CancelHandle, Error, UploadOptions};
@@ -110,6 +111,7 @@ impl Job<'_> {
         name: &str,
     ) -> Result<(FileObject, &'static str, u64), Failure> {
         let checkpoint_path = self.batch.checkpoint_path(&source.path);
+        let mut attempt = None;
         if let Ok(checkpoint) = kommo_files::load_checkpoint(&checkpoint_path) {
             let offset = checkpoint.offset;
             let progress = self.reporter.start(index, name, source.size, offset);
@@ -118,25 +120,128 @@ impl Job<'_> {
             });
             match resumed {
                 Err(error) if checkpoint_is_stale(&error) => {
-                    self.reporter.note(&format!(
-                        "{}: cannot continue the earlier upload ({error}); starting over",
-                        printable(&source.path.display().to_string())
-                    ));
+                    self.note(
+                        source,
+                        &format!("cannot continue the earlier upload ({error}); starting over"),
+                    );
                     let _ = std::fs::remove_file(&checkpoint_path);
                 }
-                other => {
-                    return other
-                        .map(|file| (file, "resumed", source.size.saturating_sub(offset)))
-                        .map_err(|error| upload_failure(error, &source.path))
-                }
+                other => attempt = Some((other, "resumed", source.size.saturating_sub(offset))),
             }
         }
+        let (result, status, sent) = match attempt {
+            Some(attempt) => attempt,
+            None => (
+                self.upload_from_start(index, source, name, &checkpoint_path),
+                "uploaded",
+                source.size,
+            ),
+        };
+        let error = match result {
+            Ok(file) => return Ok((file, status, sent)),
+            Err(error) => error,
+        };
+        match self.after_lost_answer(&error, source, name)? {
+            Stored::Found(file) => {
+                self.note(
+                    source,
+                    &format!(
+                        "the answer to its last part was lost; it is stored as {}",
+                        file.uuid
+                    ),
+                );
+                let _ = std::fs::remove_file(&checkpoint_path);
+                Ok((*file, status, sent))
+            }
+            Stored::Not => {
+                self.note(source, "the answer to its last part was lost and the file is not stored; starting over");
+                let _ = std::fs::remove_file(&checkpoint_path);
+                self.upload_from_start(index, source, name, &checkpoint_path)
+                    .map(|file| (file, "uploaded", source.size))
+                    .map_err(|error| upload_failure(error, &source.path))
+            }
+            Stored::Unknown => Err(upload_failure(error, &source.path)),
+        }
+    }
+
+    fn upload_from_start(
+        &self,
+        index: usize,
+        source: &Source,
+        name: &str,
+        checkpoint_path: &Path,
+    ) -> Result<FileObject, Error> {
         let progress = self.reporter.start(index, name, source.size, 0);
-        self.watched(progress, &checkpoint_path, |options| {
+        self.watched(progress, checkpoint_path, |options| {
             self.client.upload_path(&source.path, options)
         })
-        .map(|file| (file, "uploaded", source.size))
-        .map_err(|error| upload_failure(error, &source.path))
+    }
+
+    /// After the answer to the last part was lost and its session is gone, the file was most
+    /// likely stored: looks for it (same name and size, created since the session opened)
+    /// rather than upload it twice.
+    fn after_lost_answer(
+        &self,
+        error: &Error,
+        source: &Source,
+        name: &str,
+    ) -> Result<Stored, Failure> {
+        let Error::Upload {
+            error: UploadError::FinalPartUnconfirmed { .. },
+            checkpoint: Some(checkpoint),
+        } = error
+        else {
+            return Ok(Stored::Unknown);
+        };
+        // Our clock and the server's may disagree a little.
+        let since = checkpoint.session_opened_at as i64 - CLOCK_SKEW_SECONDS;
+        let recent = |created_at: Option<i64>| created_at.is_some_and(|at| at >= since);
+        let mut found: Vec<FileObject> = match &self.args.version_of {
+            Some(uuid) => {
+                let versions = self.client.versions(uuid)?;
+                let fresh = versions
+                    .iter()
+                    .filter(|v| v.size == source.size && recent(v.created_at))
+                    .count();
+                match (fresh, self.client.get_file(uuid)?) {
+                    (1, Some(file)) => vec![file],
+                    (0, _) => Vec::new(),
+                    _ => return Ok(Stored::Unknown),
+                }
+            }
+            None => {
+                let query = FileQuery::new().name(name).date(DateFilter::new(
+                    DateField::CreatedAt,
+                    DateRange::Between {
+                        from: Some(since),
+                        to: None,
+                    },
+                ));
+                let mut found = Vec::new();
+                for file in self.client.list(query) {
+                    let file = file?;
+                    if file.name_with_extension() == name
+                        && file.size == source.size
+                        && recent(file.created_at)
+                    {
+                        found.push(file);
+                    }
+                }
+                found
+            }
+        };
+        Ok(match found.len() {
+            0 => Stored::Not,
+            1 => Stored::Found(Box::new(found.remove(0))),
+            _ => Stored::Unknown,
+        })
+    }
+
+    fn note(&self, source: &Source, text: &str) {
+        self.reporter.note(&format!(
+            "{}: {text}",
+            printable(&source.path.display().to_string())
+        ));
     }
 
     /// Runs `upload` with this batch's options, its checkpoint file and `progress` fed.
@@ -193,6 +298,19 @@ impl Job<'_> {
         }
         Ok(())
     }
+}
+
+/// How far our clock and the server's may be apart when looking for a file by its age.
+const CLOCK_SKEW_SECONDS: i64 = 120;
+
+/// What a search after a lost last answer found.
+enum Stored {
+    /// The one file it must have been.
+    Found(Box<FileObject>),
+    /// Nothing: the session ended without storing it.
+    Not,
+    /// Several candidates, or nothing to search with: the user decides.
+    Unknown,
 }
 
 /// A checkpoint that cannot be continued: the source changed, or the session expired.
