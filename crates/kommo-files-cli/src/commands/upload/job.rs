@@ -5,11 +5,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use kommo_files::blocking::Client;
-use kommo_files::model::endpoint::{DateField, DateFilter, DateRange, FileQuery};
 use kommo_files::model::upload::UploadError;
 use kommo_files::model::wire::{AttachmentNote, FileObject};
 use kommo_files::{CancelHandle, Error, UploadOptions};
 
+use super::lost_answer::{find_stored, Stored};
 use super::sources::Source;
 use super::Outcome;
 use crate::cli::UploadArgs;
@@ -141,7 +141,13 @@ impl Job<'_> {
             Ok(file) => return Ok((file, status, sent)),
             Err(error) => error,
         };
-        match self.after_lost_answer(&error, source, name)? {
+        match find_stored(
+            &self.client,
+            self.args.version_of.as_deref(),
+            &error,
+            source,
+            name,
+        )? {
             Stored::Found(file) => {
                 self.note(
                     source,
@@ -174,66 +180,6 @@ impl Job<'_> {
         let progress = self.reporter.start(index, name, source.size, 0);
         self.watched(progress, checkpoint_path, |options| {
             self.client.upload_path(&source.path, options)
-        })
-    }
-
-    /// After the answer to the last part was lost and its session is gone, the file was most
-    /// likely stored: looks for it (same name and size, created since the session opened)
-    /// rather than upload it twice.
-    fn after_lost_answer(
-        &self,
-        error: &Error,
-        source: &Source,
-        name: &str,
-    ) -> Result<Stored, Failure> {
-        let Error::Upload {
-            error: UploadError::FinalPartUnconfirmed { .. },
-            checkpoint: Some(checkpoint),
-        } = error
-        else {
-            return Ok(Stored::Unknown);
-        };
-        // Our clock and the server's may disagree a little.
-        let since = checkpoint.session_opened_at as i64 - CLOCK_SKEW_SECONDS;
-        let recent = |created_at: Option<i64>| created_at.is_some_and(|at| at >= since);
-        let mut found: Vec<FileObject> = match &self.args.version_of {
-            Some(uuid) => {
-                let versions = self.client.versions(uuid)?;
-                let fresh = versions
-                    .iter()
-                    .filter(|v| v.size == source.size && recent(v.created_at))
-                    .count();
-                match (fresh, self.client.get_file(uuid)?) {
-                    (1, Some(file)) => vec![file],
-                    (0, _) => Vec::new(),
-                    _ => return Ok(Stored::Unknown),
-                }
-            }
-            None => {
-                let query = FileQuery::new().name(name).date(DateFilter::new(
-                    DateField::CreatedAt,
-                    DateRange::Between {
-                        from: Some(since),
-                        to: None,
-                    },
-                ));
-                let mut found = Vec::new();
-                for file in self.client.list(query) {
-                    let file = file?;
-                    if file.name_with_extension() == name
-                        && file.size == source.size
-                        && recent(file.created_at)
-                    {
-                        found.push(file);
-                    }
-                }
-                found
-            }
-        };
-        Ok(match found.len() {
-            0 => Stored::Not,
-            1 => Stored::Found(Box::new(found.remove(0))),
-            _ => Stored::Unknown,
         })
     }
 
@@ -298,19 +244,6 @@ impl Job<'_> {
         }
         Ok(())
     }
-}
-
-/// How far our clock and the server's may be apart when looking for a file by its age.
-const CLOCK_SKEW_SECONDS: i64 = 120;
-
-/// What a search after a lost last answer found.
-enum Stored {
-    /// The one file it must have been.
-    Found(Box<FileObject>),
-    /// Nothing: the session ended without storing it.
-    Not,
-    /// Several candidates, or nothing to search with: the user decides.
-    Unknown,
 }
 
 /// A checkpoint that cannot be continued: the source changed, or the session expired.

@@ -3,6 +3,7 @@
 //! no attachment or note.
 
 mod job;
+mod lost_answer;
 mod sources;
 
 use std::path::{Path, PathBuf};
