@@ -35,7 +35,9 @@ pub fn ls(context: &Context, args: &LsArgs) -> Result<(), Failure> {
 }
 
 pub fn trash(context: &Context) -> Result<(), Failure> {
-    let files = collect(context, FileQuery::new().deleted(true).limit(50), None)?;
+    let mut files = collect(context, FileQuery::new().deleted(true).limit(50), None)?;
+    // Sources disagree on whether `filter[deleted]` lists only trashed files (spec §15).
+    files.retain(|file| file.is_trashed);
     let purge_at = |file: &FileObject| file.deleted_at.map(|at| at + TRASH_RETENTION_SECONDS);
     if context.json {
         let entries: Vec<serde_json::Value> = files
