@@ -191,10 +191,11 @@ impl Running {
     /// Sends it SIGINT, as Ctrl-C does, and returns what it printed once it ended.
     #[cfg(unix)]
     pub fn interrupt(self) -> Output {
-        let sent = std::process::Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+        // `kill` as the shell's builtin: a minimal machine may have no /bin/kill.
+        let sent = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -INT {}", self.child.id())])
             .status()
-            .expect("run kill");
+            .expect("run sh");
         assert!(sent.success(), "kill -INT failed");
         self.wait()
     }
