@@ -44,7 +44,11 @@ fn the_binary_starts_serves_and_stops_on_ctrl_c() {
 
     // Ctrl-C: the process exits by itself, successfully.
     let pid = child.id().to_string();
-    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    // `kill` as the shell's builtin: a minimal machine may have no /bin/kill.
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -INT {pid}")])
+        .status()
+        .unwrap();
     assert!(sent.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
