@@ -41,6 +41,11 @@ impl Failure {
         Self::new("refused", message, EXIT_FAILED)
     }
 
+    /// What the command names does not exist (exit 1).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new("not_found", message, EXIT_FAILED)
+    }
+
     /// Ctrl-C stopped the command; what it did is kept (exit 130).
     pub fn interrupted(message: impl Into<String>) -> Self {
         Self::new("cancelled", message, crate::interrupt::EXIT_INTERRUPTED)

@@ -224,10 +224,8 @@ pub fn restore(context: &Context, uuids: &[String]) -> Result<(), Failure> {
 /// The file, or a 404-like failure naming the UUID.
 pub fn existing_file(context: &Context, uuid: &str) -> Result<FileObject, Failure> {
     context.client().get_file(uuid)?.ok_or_else(|| {
-        let mut failure = Failure::refused(format!("no file {uuid}"))
-            .hint("`kommo-files ls` lists files, `kommo-files trash` trashed ones");
-        failure.kind = "not_found";
-        failure
+        Failure::not_found(format!("no file {uuid}"))
+            .hint("`kommo-files ls` lists files, `kommo-files trash` trashed ones")
     })
 }
 
