@@ -134,6 +134,9 @@ pub struct Behavior {
     pub rate_limit_per_second: Option<u32>,
     /// Blocked account: every API request answers `403` with an HTML page.
     pub blocked: bool,
+    /// Real time added before answering every API request, in milliseconds: stands for the
+    /// round trip of a real network (benchmarks, timeouts). `0` answers at once.
+    pub response_latency_ms: u64,
 }
 
 impl Default for Behavior {
@@ -152,6 +155,7 @@ impl Default for Behavior {
             trash_retention_secs: 30 * 24 * 60 * 60,
             rate_limit_per_second: None,
             blocked: false,
+            response_latency_ms: 0,
         }
     }
 }

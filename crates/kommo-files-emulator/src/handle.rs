@@ -179,6 +179,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Real time added before every API answer, like a network round trip (default none).
+    pub fn response_latency(mut self, latency: Duration) -> Self {
+        self.config.behavior.response_latency_ms =
+            u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
     fn bind_std(&self) -> io::Result<(std::net::TcpListener, std::net::TcpListener)> {
         let bind = |port| -> io::Result<std::net::TcpListener> {
             let listener = std::net::TcpListener::bind(SocketAddr::new(self.config.bind, port))?;

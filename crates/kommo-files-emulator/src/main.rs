@@ -42,6 +42,9 @@ struct Args {
     /// Behave as a blocked account: 403 with an HTML page on every request.
     #[arg(long)]
     blocked: bool,
+    /// Milliseconds added before every API answer, standing for a real network's round trip.
+    #[arg(long, value_name = "MILLIS", default_value_t = 0)]
+    latency_ms: u64,
     /// Status of non-final upload parts.
     #[arg(long, value_enum, default_value_t = PartArg::S202)]
     part_status: PartArg,
@@ -126,6 +129,7 @@ fn builder(args: Args) -> kommo_files_emulator::EmulatorBuilder {
         .max_file_size(args.max_file_size)
         .rate_limit(args.rate_limit)
         .blocked(args.blocked)
+        .response_latency(std::time::Duration::from_millis(args.latency_ms))
         .part_status(match args.part_status {
             PartArg::S202 => PartStatus::Accepted202,
             PartArg::S200 => PartStatus::Ok200,

@@ -151,6 +151,10 @@ async fn handle(
     if parts.uri.path().starts_with(control::PREFIX) {
         return Ok(control::handle(&app, parts, body).await);
     }
+    let latency = app.lock().behavior.response_latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
     let mut request = Request {
         host,
         method: parts.method,

@@ -76,6 +76,22 @@ fn delay_fault_waits_then_answers() {
 }
 
 #[test]
+fn response_latency_delays_every_api_answer() {
+    let api = Api::with(Emulator::builder().response_latency(Duration::from_millis(150)));
+    for (host, path) in [("account", "/api/v4/account"), ("drive", "/v1.0/files")] {
+        let started = Instant::now();
+        let answer = match host {
+            "account" => api.account("GET", path, None),
+            _ => api.drive("GET", path, None),
+        };
+        assert!(answer.status < 500, "{host} {path}: {}", answer.status);
+        assert!(started.elapsed() >= Duration::from_millis(150), "{host}");
+    }
+    api.emu.update_config(|b| b.response_latency_ms = 0);
+    assert_eq!(api.emu.behavior().response_latency_ms, 0);
+}
+
+#[test]
 fn close_before_body_stores_nothing_and_the_url_stays_usable() {
     let api = Api::with(Emulator::builder().max_part_size(4));
     api.emu.add_fault(part_fault(FaultAction::CloseBeforeBody));
