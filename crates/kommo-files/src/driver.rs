@@ -78,6 +78,12 @@ macro_rules! client_driver {
             fn can_restart(&self) -> bool {
                 true
             }
+
+            /// Whether any earlier bytes can be read again at any time, so that the prefix a
+            /// checkpoint hashes can be read when the checkpoint is wanted.
+            fn rereadable(&self) -> bool {
+                true
+            }
         }
 
         /// Bytes in memory.
@@ -126,6 +132,9 @@ macro_rules! client_driver {
             }
             fn can_restart(&self) -> bool {
                 self.position == 0
+            }
+            fn rereadable(&self) -> bool {
+                false
             }
         }
 
@@ -821,13 +830,17 @@ macro_rules! client_driver {
                 options: $crate::UploadOptions,
             ) -> Result<kommo_files_model::wire::FileObject, $crate::Error> {
                 let session = options.session(name, source.size);
-                let machine = kommo_files_model::upload::UploadMachine::new(
+                let mut machine = kommo_files_model::upload::UploadMachine::new(
                     self.drive().await?,
                     session,
                     source,
                     self.inner.config.upload.clone(),
                     $crate::support::seed(),
                 );
+                if !options.observes_checkpoints() && part_source.rereadable() {
+                    // Nobody keeps checkpoints: hash the prefix only if an error needs one.
+                    machine = machine.without_prefix_hash();
+                }
                 self.run_upload(machine, part_source, options).await
             }
 
@@ -876,7 +889,7 @@ macro_rules! client_driver {
                     }
                     if options.cancel.is_cancelled() {
                         return Err($crate::Error::Cancelled {
-                            checkpoint: machine.checkpoint().map(Box::new),
+                            checkpoint: Self::checkpoint_of(&machine, &mut source).await,
                         });
                     }
                     let now = std::time::SystemTime::now();
@@ -907,12 +920,30 @@ macro_rules! client_driver {
                         Action::Failed(error) => {
                             return Err($crate::Error::Upload {
                                 error,
-                                checkpoint: machine.checkpoint().map(Box::new),
+                                checkpoint: Self::checkpoint_of(&machine, &mut source).await,
                             });
                         }
                         other => return Err($crate::support::driver_bug(&other)),
                     }
                 }
+            }
+
+            /// The checkpoint an error carries. A machine without a prefix hash gets it here,
+            /// from the source; if the source cannot be read now, there is no checkpoint.
+            async fn checkpoint_of<S: PartSource>(
+                machine: &kommo_files_model::upload::UploadMachine,
+                source: &mut S,
+            ) -> Option<Box<kommo_files_model::upload::Checkpoint>> {
+                if machine.hashes_prefix() {
+                    return machine.checkpoint().map(Box::new);
+                }
+                let end = machine.acknowledged();
+                let mut prefix = kommo_files_model::upload::PrefixHash::default();
+                while prefix.len() < end {
+                    let len = (end - prefix.len()).min($crate::support::PREFIX_CHUNK) as usize;
+                    prefix.update(&source.read_part(prefix.len(), len).await.ok()?);
+                }
+                machine.checkpoint_with_prefix(prefix.hex()).map(Box::new)
             }
 
             // ---- downloads ------------------------------------------------------------

@@ -166,6 +166,11 @@ impl UploadOptions {
         session
     }
 
+    /// Whether anything here looks at checkpoints (a file, a callback, or every event).
+    pub(crate) fn observes_checkpoints(&self) -> bool {
+        self.checkpoint_file.is_some() || self.on_checkpoint.is_some() || self.on_event.is_some()
+    }
+
     /// Hands `event` of an upload of `total` bytes to the observers; writes checkpoint files.
     pub(crate) fn observe(&mut self, event: &UploadEvent, total: u64) -> Result<(), Error> {
         if let Some(callback) = &mut self.on_event {

@@ -172,3 +172,6 @@ pub(crate) fn download_href(link: Option<&kommo_files_model::wire::Link>) -> Res
     link.map(|link| link.href.as_str())
         .ok_or(Error::Download(crate::DownloadError::NoLink))
 }
+
+/// How much of a source is read at a time to hash the prefix a late checkpoint needs.
+pub(crate) const PREFIX_CHUNK: u64 = 8 * 1024 * 1024;

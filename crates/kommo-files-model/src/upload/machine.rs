@@ -279,6 +279,8 @@ pub struct UploadMachine {
     acknowledged: u64,
     /// SHA-256 of `[0, acknowledged)` (or of the verified prefix while verifying).
     prefix: PrefixHash,
+    /// Whether `prefix` follows the acknowledged parts (see [`UploadMachine::without_prefix_hash`]).
+    hashes_prefix: bool,
     verification: Option<Verification>,
     /// The bytes of the next part, kept until acknowledged so a retry can resend them.
     part: Option<Bytes>,
@@ -309,6 +311,7 @@ impl UploadMachine {
             session: None,
             acknowledged: 0,
             prefix: PrefixHash::default(),
+            hashes_prefix: true,
             verification: None,
             part: None,
             in_flight: None,
@@ -318,6 +321,43 @@ impl UploadMachine {
             outcome: None,
             events: VecDeque::new(),
         }
+    }
+
+    /// Does not hash the parts as they are acknowledged. That hash is one SHA-256 pass over the
+    /// whole upload (about a quarter of the CPU an upload takes on loopback), spent only so
+    /// that a checkpoint can be taken at any moment. A driver whose caller keeps no checkpoint
+    /// can skip it, and hash the acknowledged prefix from its source only when a checkpoint is
+    /// wanted after all (an error or a cancel): [`UploadMachine::checkpoint_with_prefix`].
+    ///
+    /// The source must then be readable again from its start. A file changed in between is
+    /// still caught on resume: its modification time differs from the one taken at the start.
+    /// Until then, [`UploadMachine::checkpoint`] is `None`, no [`UploadEvent::Checkpoint`] is
+    /// emitted, and [`UploadMachine::state`] carries no session (a restore starts over).
+    ///
+    /// ```
+    /// use kommo_files_model::upload::{SourceInfo, UploadConfig, UploadMachine};
+    /// use kommo_files_model::{endpoint::DriveHost, wire::NewSession, AccessToken, BaseUrl};
+    /// let drive = DriveHost::new(
+    ///     BaseUrl::parse("https://drive-c.kommo.com").unwrap(),
+    ///     AccessToken::new("t").unwrap(),
+    /// );
+    /// let session = NewSession::new("a.bin", 10);
+    /// let source = SourceInfo::new(10, None);
+    /// let machine = UploadMachine::new(drive, session, source, UploadConfig::default(), 1)
+    ///     .without_prefix_hash();
+    /// assert!(!machine.hashes_prefix());
+    /// ```
+    pub fn without_prefix_hash(mut self) -> Self {
+        if self.verification.is_none() && self.acknowledged == 0 {
+            self.hashes_prefix = false;
+        }
+        self
+    }
+
+    /// Whether acknowledged parts are hashed as they go (see
+    /// [`UploadMachine::without_prefix_hash`]).
+    pub fn hashes_prefix(&self) -> bool {
+        self.hashes_prefix
     }
 
     /// Continues the upload of `checkpoint` in this process.
@@ -509,14 +549,24 @@ impl UploadMachine {
         }
     }
 
-    /// The checkpoint of the current state, once a session is open.
+    /// The checkpoint of the current state, once a session is open (and, without a prefix
+    /// hash, never: see [`UploadMachine::checkpoint_with_prefix`]).
     pub fn checkpoint(&self) -> Option<Checkpoint> {
-        let session = self.session.as_ref()?;
         // While a resumed source is being verified, the prefix hash is the checkpoint's own.
         let prefix_sha256 = match &self.verification {
             Some(verification) => verification.expected_sha256.clone(),
-            None => self.prefix.hex(),
+            None if self.hashes_prefix => self.prefix.hex(),
+            None => return None,
         };
+        self.checkpoint_with_prefix(prefix_sha256)
+    }
+
+    /// The checkpoint of the current state with `prefix_sha256`, the lowercase hex SHA-256 of
+    /// the source's first [`UploadMachine::acknowledged`] bytes, computed by the caller (for a
+    /// machine [without a prefix hash](UploadMachine::without_prefix_hash)); `None` before a
+    /// session is open.
+    pub fn checkpoint_with_prefix(&self, prefix_sha256: String) -> Option<Checkpoint> {
+        let session = self.session.as_ref()?;
         Some(Checkpoint {
             format: CHECKPOINT_FORMAT.to_owned(),
             version: CHECKPOINT_VERSION,
@@ -752,7 +802,9 @@ impl UploadMachine {
     /// The current part is on the server: count it, hash it, drop it.
     fn acknowledge(&mut self) {
         if let Some(part) = self.part.take() {
-            self.prefix.update(&part);
+            if self.hashes_prefix {
+                self.prefix.update(&part);
+            }
             self.acknowledged += part.len() as u64;
         }
         self.failures = Failures::default();

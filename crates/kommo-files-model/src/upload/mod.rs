@@ -28,4 +28,4 @@ pub use machine::{
     Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, UploadState,
     SESSION_LIFETIME,
 };
-pub use source::{hex, ModifiedTime, SourceChange, SourceFingerprint, SourceInfo};
+pub use source::{hex, ModifiedTime, PrefixHash, SourceChange, SourceFingerprint, SourceInfo};

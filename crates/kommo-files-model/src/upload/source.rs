@@ -102,24 +102,41 @@ pub enum SourceChange {
     },
 }
 
-/// A running SHA-256 with its length.
+/// A running SHA-256 with its length: the hash of a source's prefix, as checkpoints keep it.
+///
+/// ```
+/// use kommo_files_model::upload::PrefixHash;
+/// let mut hash = PrefixHash::default();
+/// hash.update(b"ab");
+/// hash.update(b"c");
+/// assert_eq!(hash.len(), 3);
+/// assert_eq!(hash.hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+/// ```
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PrefixHash {
+pub struct PrefixHash {
     hasher: Sha256,
     len: u64,
 }
 
 impl PrefixHash {
-    pub(crate) fn update(&mut self, bytes: &[u8]) {
+    /// Adds the next bytes of the prefix.
+    pub fn update(&mut self, bytes: &[u8]) {
         self.hasher.update(bytes);
         self.len += bytes.len() as u64;
     }
 
-    pub(crate) fn len(&self) -> u64 {
+    /// Bytes hashed so far.
+    pub fn len(&self) -> u64 {
         self.len
     }
 
-    pub(crate) fn hex(&self) -> String {
+    /// Whether nothing was hashed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Lowercase hex SHA-256 of the bytes so far.
+    pub fn hex(&self) -> String {
         hex(&self.hasher.clone().finalize())
     }
 }

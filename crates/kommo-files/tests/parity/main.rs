@@ -204,6 +204,9 @@ parity_tests! {
     resume::resumed_by_a_new_client =>
         blocking_resumed_by_a_new_client,
         async_resumed_by_a_new_client;
+    resume::a_late_checkpoint_is_hashed_from_the_source =>
+        blocking_a_late_checkpoint_is_hashed_from_the_source,
+        async_a_late_checkpoint_is_hashed_from_the_source;
     resume::changed_source_is_refused =>
         blocking_changed_source_is_refused,
         async_changed_source_is_refused;

@@ -138,6 +138,75 @@ macro_rules! scenarios {
                 assert_eq!(emulator.files().len(), 3);
             }
 
+            /// With no checkpoint option the parts are not hashed as they go; the checkpoint a
+            /// failed upload returns is hashed from the source afterwards, for a path and for
+            /// bytes, equals what incremental hashing would give, and resumes. A reader cannot
+            /// be read again, so it is hashed as it goes.
+            #[$mode]
+            pub(crate) async fn a_late_checkpoint_is_hashed_from_the_source() {
+                let emulator = start(common::emulator()).await;
+                let dir = common::TempDir::new();
+                let size = 5 * PART + 9;
+                let source = common::data(size, 12);
+                let path = dir.path().join("late.bin");
+                std::fs::write(&path, &source).unwrap();
+                let client = Client::new(common::config(&emulator)).unwrap();
+                for via in ["path", "bytes", "reader"] {
+                    emulator.clear_faults();
+                    emulator.add_fault(
+                        kommo_files_emulator::Fault::new(common::status_fault(400))
+                            .method("POST")
+                            .path("/upload/*")
+                            .nth(4),
+                    );
+                    let options = UploadOptions::new();
+                    let outcome = match via {
+                        "path" => client.upload_path(&path, options).await,
+                        "bytes" => {
+                            client
+                                .upload_bytes("late.bin", source.clone(), options)
+                                .await
+                        }
+                        _ => {
+                            client
+                                .upload_reader("late.bin", &source[..], size, options)
+                                .await
+                        }
+                    };
+                    let error = outcome.expect_err("part 4 is refused");
+                    let checkpoint = error.checkpoint().cloned().expect("3 parts acknowledged");
+                    assert_eq!(checkpoint.offset, 3 * PART, "{via}");
+                    assert_eq!(
+                        checkpoint.source.prefix_sha256,
+                        common::sha256_hex(&source[..(3 * PART) as usize]),
+                        "{via}"
+                    );
+                    let resumed = match via {
+                        "path" => {
+                            client
+                                .resume_path(checkpoint, &path, Default::default())
+                                .await
+                        }
+                        "bytes" => {
+                            client
+                                .resume_bytes(checkpoint, source.clone(), Default::default())
+                                .await
+                        }
+                        _ => {
+                            client
+                                .resume_reader(checkpoint, &source[..], Default::default())
+                                .await
+                        }
+                    };
+                    let file = resumed.unwrap_or_else(|e| panic!("{via}: {e}"));
+                    assert_eq!(
+                        common::active_sha256(&emulator, &file.uuid),
+                        common::sha256_hex(&source),
+                        "{via}"
+                    );
+                }
+            }
+
             /// A source that changed since the checkpoint is refused before any byte is sent:
             /// one byte changed inside the acknowledged prefix (same size, and for a file the
             /// same modification time), a new modification time, another size. The original
