@@ -7,7 +7,7 @@ use crate::{efficiency, many_files, memory, throughput};
 
 pub const USAGE: &str =
     "usage: kommo-files-bench [--runs N] [--quick] [--only LIST] [--cli PATH] [--out PATH]
-  --runs N     runs per measurement, medians reported (default 3)
+  --runs N     runs per measurement, medians reported (default 5)
   --quick      small sizes: checks that every scenario works, numbers mean little
   --only LIST  comma-separated: throughput, memory, requests, many-files (default all)
   --cli PATH   the release `kommo-files` binary (the memory scenario runs it)
@@ -60,7 +60,7 @@ pub struct Sizes {
 impl Args {
     pub fn parse(mut words: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut args = Args {
-            runs: 3,
+            runs: 5,
             quick: false,
             scenarios: Scenario::ALL.to_vec(),
             cli: None,
@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let args = parse(&[]).unwrap();
-        assert_eq!((args.runs, args.quick, args.scenarios.len()), (3, false, 4));
+        assert_eq!((args.runs, args.quick, args.scenarios.len()), (5, false, 4));
         let args = parse(&[
             "--runs",
             "5",

@@ -94,7 +94,7 @@ pub fn run(
         "part bytes sent",
         "re-sent",
         "bound k × part",
-        "bytes the emulator read",
+        "bytes the emulator read (parts and session)",
     ]);
     for client in Client::BOTH {
         for k in &settings.drops {

@@ -68,7 +68,10 @@ pub fn run(
     let mut samples: Vec<(Contender, Vec<f64>)> =
         contenders.iter().map(|c| (*c, Vec::new())).collect();
     for run in 1..=settings.runs {
-        for (contender, rates) in &mut samples {
+        // Each run starts with another contender, so that none always follows the same one.
+        let count = samples.len();
+        for index in (0..count).map(|i| (i + run) % count) {
+            let (contender, rates) = &mut samples[index];
             let emulator = fixture::start(
                 Emulator::builder()
                     .max_part_size(settings.part)
