@@ -128,8 +128,12 @@ pub fn document(sections: &[Section], settings: &str) -> String {
     for section in sections {
         out.push_str(&section.render());
     }
+    out.push_str(NOTES);
     out
 }
+
+/// What the numbers mean and what was done about them: kept by hand in `bench/NOTES.md`.
+const NOTES: &str = include_str!("../NOTES.md");
 
 /// CPU, cores, memory, OS and compiler, from what Linux and rustc say about themselves.
 pub fn machine() -> String {
