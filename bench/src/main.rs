@@ -87,3 +87,66 @@ fn run(args: &Args) -> BenchResult<usize> {
     }
     Ok(sections.iter().map(Section::missed).sum())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The scenarios at toy sizes, so the bench cannot rot between runs. Only what does not
+    //! depend on timing is asserted: request counts and re-sent bytes, and that every table
+    //! was filled. Speed is for `cargo xtask bench`, not for tests.
+
+    use super::*;
+    use crate::fixture::KIB;
+    use crate::report::Outcome;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn every_contender_uploads_the_same_requests() {
+        let work = Workdir::new("test-throughput").unwrap();
+        let settings = throughput::Settings {
+            size: 300 * KIB,
+            part: 64 * KIB,
+            runs: 1,
+        };
+        let (section, headroom) = throughput::run(settings, &runtime(), &work).unwrap();
+        assert!(section.render().contains("| raw ureq loop |"));
+        assert!(headroom.render().contains("| reqwest |"));
+    }
+
+    #[test]
+    fn request_counts_and_resent_bytes_meet_their_bounds() {
+        let work = Workdir::new("test-requests").unwrap();
+        let settings = efficiency::Settings {
+            size: 20 * 16 * KIB,
+            part: 16 * KIB,
+            drops: vec![0, 1, 3],
+        };
+        let section = efficiency::run(&settings, &runtime(), &work).unwrap();
+        assert_eq!(section.checks.len(), 6 * 2 + 3 * 2);
+        for check in &section.checks {
+            assert_eq!(check.outcome, Outcome::Met, "{}", check.target);
+        }
+    }
+
+    #[test]
+    fn many_files_run_at_each_concurrency_and_paced() {
+        let work = Workdir::new("test-many").unwrap();
+        let settings = many_files::Settings {
+            files: 6,
+            file_size: 4 * KIB,
+            concurrency: vec![1, 3],
+            latency_ms: 1,
+            paced_files: 2,
+            runs: 1,
+        };
+        let section = many_files::run(&settings, &runtime(), &work).unwrap();
+        let text = section.render();
+        assert!(text.contains("| 3 |"), "{text}");
+        assert!(text.contains("no 429 answer with pacing on: 0"), "{text}");
+    }
+}
