@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use kommo_files_model::retry::RetryPolicy;
 use kommo_files_model::upload::{
-    Checkpoint, ModifiedTime, ProtocolViolation, SendFailureKind, SessionLostPolicy, SourceChange,
-    SourceInfo, UploadConfig, UploadError, UploadEvent, UploadMachine,
+    Checkpoint, ModifiedTime, PrefixHash, ProtocolViolation, SendFailureKind, SessionLostPolicy,
+    SourceChange, SourceInfo, UploadConfig, UploadError, UploadEvent, UploadMachine,
 };
 use proptest::prelude::*;
 use upload_sim::{drive, t0, FakeDrive, Fault, RetryMode, Sim, T0};
@@ -597,6 +597,47 @@ fn resume_from_a_checkpoint_in_a_new_machine() {
         .events
         .contains(&UploadEvent::Verified { offset: 2 * PART }));
     assert_eq!(sim.progress().first(), Some(&(2 * PART)));
+}
+
+/// Without a prefix hash the machine emits no checkpoint while it goes; the checkpoint built
+/// afterwards from the caller's hash of the prefix is the one a hashing machine gives, and it
+/// resumes. A machine that already acknowledged a part keeps hashing.
+#[test]
+fn a_machine_without_prefix_hash_checkpoints_from_the_callers_hash() {
+    let size = 5 * PART as usize + 3;
+    let mut hashing = Sim::new(size, FakeDrive::new(PART), UploadConfig::default());
+    assert!(hashing.run_until(3).is_none());
+    let expected = hashing
+        .machine
+        .checkpoint()
+        .expect("parts 1 and 2 acknowledged");
+    assert!(hashing.machine.hashes_prefix());
+    let already_going = std::mem::replace(&mut hashing.machine, upload_sim::machine(size));
+    assert!(already_going.without_prefix_hash().hashes_prefix());
+
+    let mut lazy = Sim::new(size, FakeDrive::new(PART), UploadConfig::default());
+    lazy.machine = upload_sim::machine(size).without_prefix_hash();
+    assert!(lazy.run_until(3).is_none());
+    assert!(lazy.checkpoints().is_empty(), "no checkpoint event");
+    assert_eq!(lazy.machine.checkpoint(), None);
+    let offset = lazy.machine.acknowledged() as usize;
+    let mut prefix = PrefixHash::default();
+    prefix.update(&lazy.source[..offset]);
+    let built = lazy.machine.checkpoint_with_prefix(prefix.hex());
+    assert_eq!(built.as_ref(), Some(&expected));
+
+    let resumed = UploadMachine::resume(
+        drive(),
+        built.unwrap(),
+        SourceInfo::of_size(size as u64),
+        UploadConfig::default(),
+        t0() + Duration::from_secs(60),
+        9,
+    );
+    lazy.machine = resumed.unwrap();
+    let file = lazy.run().unwrap();
+    assert_eq!(file.size, size as u64);
+    assert_stored(&lazy);
 }
 
 /// A crash while the first part is in flight: the new process continues the same session.

@@ -329,8 +329,10 @@ impl UploadMachine {
     /// can skip it, and hash the acknowledged prefix from its source only when a checkpoint is
     /// wanted after all (an error or a cancel): [`UploadMachine::checkpoint_with_prefix`].
     ///
-    /// The source must then be readable again from its start. A file changed in between is
-    /// still caught on resume: its modification time differs from the one taken at the start.
+    /// Only a fresh machine can skip it: on a resumed machine, or once a part was acknowledged,
+    /// this changes nothing. The source must be readable again from its start. A file changed
+    /// in between is still caught on resume: its modification time differs from the one taken
+    /// at the start.
     /// Until then, [`UploadMachine::checkpoint`] is `None`, no [`UploadEvent::Checkpoint`] is
     /// emitted, and [`UploadMachine::state`] carries no session (a restore starts over).
     ///

@@ -259,6 +259,21 @@ fn file_response(session_id: i64, size: u64) -> Response<Bytes> {
     )
 }
 
+/// The machine [`Sim::new`] builds: the simulated upload of `size` bytes.
+pub fn machine(size: usize) -> UploadMachine {
+    machine_with(size, UploadConfig::default())
+}
+
+fn machine_with(size: usize, config: UploadConfig) -> UploadMachine {
+    UploadMachine::new(
+        drive(),
+        NewSession::new("contract.pdf", 0).content_type("application/pdf"),
+        SourceInfo::of_size(size as u64),
+        config,
+        7,
+    )
+}
+
 /// The machine, the fake server, simulated time, and everything that happened.
 #[derive(Debug)]
 pub struct Sim {
@@ -276,13 +291,7 @@ pub struct Sim {
 impl Sim {
     pub fn new(size: usize, server: FakeDrive, config: UploadConfig) -> Self {
         let source = data(size);
-        let machine = UploadMachine::new(
-            drive(),
-            NewSession::new("contract.pdf", 0).content_type("application/pdf"),
-            SourceInfo::of_size(size as u64),
-            config,
-            7,
-        );
+        let machine = machine_with(size, config);
         Self {
             machine,
             server,
