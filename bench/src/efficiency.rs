@@ -3,7 +3,7 @@
 //! (the bytes the client handed its transport say so).
 
 use kommo_files::UploadOptions;
-use kommo_files_emulator::{Emulator, EmulatorHandle, Fault, FaultAction, HostKind};
+use kommo_files_emulator::{EmulatorHandle, Fault, FaultAction, HostKind};
 
 use crate::counting::{CountingReqwest, CountingUreq, Tally};
 use crate::fixture::{self, TestFile, Workdir, KIB, MIB};
@@ -133,7 +133,7 @@ fn upload(
     drops: u32,
     runtime: &tokio::runtime::Runtime,
 ) -> BenchResult<Cost> {
-    let emulator = fixture::start(Emulator::builder().max_part_size(part))?;
+    let emulator = fixture::emulator_for(file, part)?;
     inject_drops(&emulator, file.size.div_ceil(part), drops);
     let config = fixture::client_config(&emulator, false)?;
     let (uuid, tally): (String, std::sync::Arc<Tally>) = match client {

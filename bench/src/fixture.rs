@@ -6,7 +6,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use kommo_files::ClientConfig;
-use kommo_files_emulator::{EmulatorBuilder, EmulatorHandle, HostKind, RequestRecord};
+use kommo_files_emulator::{
+    Emulator, EmulatorBuilder, EmulatorHandle, HostKind, RequestRecord, DEFAULT_MAX_FILE_SIZE,
+};
 use sha2::{Digest, Sha256};
 
 use crate::BenchResult;
@@ -97,6 +99,15 @@ pub fn hex(bytes: &[u8]) -> String {
 
 pub fn start(builder: EmulatorBuilder) -> BenchResult<EmulatorHandle> {
     Ok(builder.start()?)
+}
+
+/// A fresh emulator that takes `file` in parts of `part` bytes, however large the file.
+pub fn emulator_for(file: &TestFile, part: u64) -> BenchResult<EmulatorHandle> {
+    start(
+        Emulator::builder()
+            .max_part_size(part)
+            .max_file_size(file.size.max(DEFAULT_MAX_FILE_SIZE)),
+    )
 }
 
 /// The clients' configuration for `emulator`, with pacing on or off.

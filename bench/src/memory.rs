@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use kommo_files_emulator::{Emulator, EmulatorHandle};
+use kommo_files_emulator::EmulatorHandle;
 
 use crate::fixture::{self, TestFile, Workdir, GIB, KIB, MIB};
 use crate::report::{fixed, Check, Section, Table};
@@ -126,11 +126,7 @@ fn label(bytes: u64) -> String {
 
 /// Runs the CLI's upload of `file` against a fresh emulator; returns its peak RSS in bytes.
 fn cli_peak_rss(cli: &Path, file: &TestFile, part: u64, work: &Workdir) -> BenchResult<u64> {
-    let emulator = fixture::start(
-        Emulator::builder()
-            .max_part_size(part)
-            .max_file_size(file.size.max(kommo_files_emulator::DEFAULT_MAX_FILE_SIZE)),
-    )?;
+    let emulator = fixture::emulator_for(file, part)?;
     let config = write_config(&emulator, work)?;
     let log_path = work.path().join("cli-stderr.log");
     let mut child = Command::new(cli)

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use kommo_files::UploadOptions;
-use kommo_files_emulator::{Emulator, EmulatorHandle};
+use kommo_files_emulator::EmulatorHandle;
 
 use crate::fixture::{self, TestFile, Workdir, MIB};
 use crate::report::{fixed, Check, Section, Table};
@@ -72,15 +72,7 @@ pub fn run(
         let count = samples.len();
         for index in (0..count).map(|i| (i + run) % count) {
             let (contender, rates) = &mut samples[index];
-            let emulator = fixture::start(
-                Emulator::builder()
-                    .max_part_size(settings.part)
-                    .max_file_size(
-                        settings
-                            .size
-                            .max(kommo_files_emulator::DEFAULT_MAX_FILE_SIZE),
-                    ),
-            )?;
+            let emulator = fixture::emulator_for(&file, settings.part)?;
             let elapsed = upload_once(*contender, &emulator, &file, runtime)?;
             let requests = fixture::upload_requests(&emulator);
             let expected = file.expected_upload_requests(settings.part);
