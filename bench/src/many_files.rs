@@ -143,6 +143,10 @@ pub fn run(
         (6.5..=7.0).contains(&rate),
     ));
     section.checks.push(Check::new(
+        format!("at most {LIMIT} requests in any one second: {busiest}"),
+        busiest <= LIMIT as usize,
+    ));
+    section.checks.push(Check::new(
         format!("no 429 answer with pacing on: {refused}"),
         refused == 0,
     ));
