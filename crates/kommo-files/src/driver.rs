@@ -90,7 +90,18 @@ macro_rules! client_driver {
         struct BytesSource(bytes::Bytes);
 
         /// A file, read where the upload asks (restarts and resumes can go back).
-        struct FileSource(fs::File);
+        struct FileSource {
+            file: fs::File,
+            /// Where the next read starts without a seek (an async seek is a trip to tokio's
+            /// blocking pool, paid for every part if made each time); `None` when unknown.
+            position: Option<u64>,
+        }
+
+        impl FileSource {
+            fn new(file: fs::File) -> Self {
+                Self { file, position: Some(0) }
+            }
+        }
 
         /// A reader read once from its start: it cannot go back, so a restart fails.
         struct ReaderSource<R> {
@@ -112,9 +123,12 @@ macro_rules! client_driver {
         #[$mode]
         impl PartSource for FileSource {
             async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<bytes::Bytes> {
-                self.0.seek(std::io::SeekFrom::Start(offset)).await?;
+                if self.position.take() != Some(offset) {
+                    self.file.seek(std::io::SeekFrom::Start(offset)).await?;
+                }
                 let mut buffer = vec![0; len];
-                let _ = self.0.read_exact(&mut buffer).await?;
+                let _ = self.file.read_exact(&mut buffer).await?;
+                self.position = Some(offset + len as u64);
                 Ok(bytes::Bytes::from(buffer))
             }
         }
@@ -740,7 +754,7 @@ macro_rules! client_driver {
             ) -> Result<kommo_files_model::wire::FileObject, $crate::Error> {
                 let path = path.as_ref();
                 let (file, source) = Self::open_source(path).await?;
-                self.start_upload(&$crate::support::file_name(path), source, FileSource(file), options)
+                self.start_upload(&$crate::support::file_name(path), source, FileSource::new(file), options)
                     .await
             }
 
@@ -759,7 +773,7 @@ macro_rules! client_driver {
                 options: $crate::UploadOptions,
             ) -> Result<kommo_files_model::wire::FileObject, $crate::Error> {
                 let (file, source) = Self::open_source(path.as_ref()).await?;
-                self.continue_upload(checkpoint, source, FileSource(file), options).await
+                self.continue_upload(checkpoint, source, FileSource::new(file), options).await
             }
 
             /// Continues the upload of `checkpoint` with the same bytes.
