@@ -154,6 +154,19 @@ pub struct FileObject {
 }
 
 impl FileObject {
+    /// The name to show and to save the file under: the server keeps the extension apart from
+    /// `name` (`invoice-1` + `pdf`), this puts them together (`invoice-1.pdf`).
+    ///
+    /// ```
+    /// let file: kommo_files_model::wire::FileObject = serde_json::from_str(
+    ///     r#"{"uuid":"u","name":"invoice-1","size":3,"metadata":{"extension":"pdf"}}"#,
+    /// ).unwrap();
+    /// assert_eq!(file.display_name(), "invoice-1.pdf");
+    /// ```
+    pub fn display_name(&self) -> String {
+        self.name_with_extension()
+    }
+
     /// The name with its extension, as a user would save it (`product` + `png` → `product.png`).
     pub fn name_with_extension(&self) -> String {
         name_with_extension(&self.name, self.metadata.as_ref())
@@ -166,6 +179,11 @@ impl FileObject {
 }
 
 impl FileVersion {
+    /// The name to show and to save this version under (see [`FileObject::display_name`]).
+    pub fn display_name(&self) -> String {
+        self.name_with_extension()
+    }
+
     /// The name with its extension, as a user would save this version.
     pub fn name_with_extension(&self) -> String {
         name_with_extension(&self.name, self.metadata.as_ref())
