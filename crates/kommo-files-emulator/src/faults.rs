@@ -46,6 +46,9 @@ pub enum FaultAction {
     CloseAfterCommit,
     /// Handle the request, announce the full `Content-Length`, send half the body, close.
     TruncatedBody,
+    /// Handle the request (a part is stored, a file completed, ...) then answer its success
+    /// status with a body that is not JSON: the client cannot read what happened.
+    GarbageAfterCommit,
     /// Answer `status` with a body that is not JSON although it says `application/json`.
     NonJsonBody {
         /// HTTP status.

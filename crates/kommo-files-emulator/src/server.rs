@@ -82,6 +82,7 @@ fn fault_name(action: &FaultAction) -> &'static str {
         FaultAction::CloseBeforeBody => "close_before_body",
         FaultAction::CloseAfterCommit => "close_after_commit",
         FaultAction::TruncatedBody => "truncated_body",
+        FaultAction::GarbageAfterCommit => "garbage_after_commit",
         FaultAction::NonJsonBody { .. } => "non_json_body",
         FaultAction::HtmlError { .. } => "html_error",
         FaultAction::RetryAfter { .. } => "retry_after",
@@ -213,6 +214,18 @@ async fn handle(
             record.status = Some(response.status().as_u16());
             app.lock().record(record);
             Ok(truncate(response).await)
+        }
+        Some(FaultAction::GarbageAfterCommit) => {
+            let status = response.status();
+            record.status = Some(status.as_u16());
+            app.lock().record(record);
+            let garbage = Reply::Bytes {
+                status,
+                content_type: "application/json".to_owned(),
+                body: Bytes::from_static(b"<html>upstream hiccup</html> {not json"),
+                retry_after: None,
+            };
+            Ok(into_response(host, Ok(garbage)))
         }
         _ => {
             record.status = Some(response.status().as_u16());

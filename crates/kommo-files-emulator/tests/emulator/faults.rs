@@ -180,6 +180,30 @@ fn truncated_body_announces_more_than_it_sends() {
 }
 
 #[test]
+fn garbage_after_commit_stores_then_answers_nonsense() {
+    let api = Api::start();
+    api.emu.add_fault(
+        Fault::new(FaultAction::GarbageAfterCommit)
+            .method("PATCH")
+            .path("/v1.0/files/*"),
+    );
+    let file = api.upload("a.txt", b"abc");
+    let uuid = file["uuid"].as_str().unwrap().to_owned();
+    let path = format!("/v1.0/files/{uuid}");
+    let body = serde_json::json!({ "name": "renamed.txt" });
+    let answer = api.drive("PATCH", &path, Some(body));
+    assert_eq!(answer.status, 200);
+    assert!(serde_json::from_slice::<serde_json::Value>(&answer.body).is_err());
+    assert_eq!(
+        api.emu.requests().pop().unwrap().fault.as_deref(),
+        Some("garbage_after_commit")
+    );
+    let read_back = api.drive("GET", &path, None);
+    let read_back: serde_json::Value = serde_json::from_slice(&read_back.body).unwrap();
+    assert_eq!(read_back["name"], "renamed", "the edit was made");
+}
+
+#[test]
 fn non_json_html_and_retry_after_faults() {
     let api = Api::start();
     api.emu
