@@ -7,8 +7,8 @@
 //! - [`endpoint`]: pure request builders and response parsers for every endpoint.
 //! - [`upload`]: the resumable upload state machine and its [`upload::Checkpoint`].
 //! - [`retry`] and [`pacing`]: backoff with full jitter and the 7 requests/s token bucket.
-//! - [`call`]: the sans-IO machine of one API call, retried only when that is safe for its
-//!   [`Operation`].
+//! - [`call`] and [`download`]: sans-IO machines for one API call and one streamed download,
+//!   retried only when that is safe for the [`Operation`].
 //!
 //! ```
 //! use kommo_files_model::{endpoint, wire::NewSession, AccessToken, BaseUrl};
@@ -25,6 +25,7 @@
 mod attempts;
 pub mod base_url;
 pub mod call;
+pub mod download;
 pub mod endpoint;
 mod error;
 pub mod operation;
