@@ -7,6 +7,8 @@
 //! - [`endpoint`]: pure request builders and response parsers for every endpoint.
 //! - [`upload`]: the resumable upload state machine and its [`upload::Checkpoint`].
 //! - [`retry`] and [`pacing`]: backoff with full jitter and the 7 requests/s token bucket.
+//! - [`call`] and [`download`]: sans-IO machines for one API call and one streamed download,
+//!   retried only when that is safe for the [`Operation`].
 //!
 //! ```
 //! use kommo_files_model::{endpoint, wire::NewSession, AccessToken, BaseUrl};
@@ -20,9 +22,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod attempts;
 pub mod base_url;
+pub mod call;
+pub mod download;
 pub mod endpoint;
 mod error;
+pub mod operation;
 pub mod pacing;
 pub mod retry;
 mod retry_after;
@@ -32,5 +38,6 @@ pub mod wire;
 
 pub use base_url::{BaseUrl, UrlError};
 pub use error::ApiError;
+pub use operation::Operation;
 pub use retry_after::RetryAfter;
 pub use token::{AccessToken, InvalidToken};

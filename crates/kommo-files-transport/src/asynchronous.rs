@@ -5,24 +5,29 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{AsyncBody, BoxFuture, Request, Response, TransportError};
+use crate::{AsyncBody, BoxFuture, Request, Response, TransportError, DEFAULT_BODY_LIMIT};
 
 /// Sends requests asynchronously, and sleeps on the runtime it belongs to.
 ///
-/// The same rules as [`crate::BlockingTransport`]: every status is a response, no redirect is
-/// followed. `sleep` lets the SDK wait (retry backoff, rate pacing) without knowing the runtime.
+/// The same rules as [`crate::BlockingTransport`]: [`send_streaming`](Self::send_streaming) is
+/// the method to implement (with `sleep`), [`send`](Self::send) reads its body with
+/// [`DEFAULT_BODY_LIMIT`]; every status is a response, no redirect is followed. `sleep` lets the
+/// SDK wait (retry backoff, rate pacing) without knowing the runtime.
 ///
 /// ```
 /// use std::time::Duration;
-/// use kommo_files_transport::{AsyncTransport, Request, Response, TransportError};
+/// use kommo_files_transport::{AsyncBody, AsyncTransport, Request, TransportError};
 ///
 /// /// Counts requests around any other async transport.
 /// struct Counted<T> { inner: T, sent: std::sync::atomic::AtomicUsize }
 ///
 /// impl<T: AsyncTransport> AsyncTransport for Counted<T> {
-///     async fn send(&self, request: Request) -> Result<Response, TransportError> {
+///     async fn send_streaming(
+///         &self,
+///         request: Request,
+///     ) -> Result<http::Response<AsyncBody>, TransportError> {
 ///         self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-///         self.inner.send(request).await
+///         self.inner.send_streaming(request).await
 ///     }
 ///     async fn sleep(&self, duration: Duration) {
 ///         self.inner.sleep(duration).await
@@ -30,19 +35,37 @@ use crate::{AsyncBody, BoxFuture, Request, Response, TransportError};
 /// }
 /// ```
 pub trait AsyncTransport: Send + Sync {
-    /// Sends `request` and reads the whole response.
-    fn send(
-        &self,
-        request: Request,
-    ) -> impl Future<Output = Result<Response, TransportError>> + Send;
-
-    /// Sends `request` and returns the response with its body still to be read. Override it to
-    /// stream downloads; the default reads the body whole with [`AsyncTransport::send`].
+    /// Sends `request` and returns the response with its body still to be read.
     fn send_streaming(
         &self,
         request: Request,
-    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
-        async move { Ok(self.send(request).await?.map(AsyncBody::from_bytes)) }
+    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send;
+
+    /// Sends `request` and reads the whole response, failing with
+    /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) past [`DEFAULT_BODY_LIMIT`] bytes.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kommo_files_transport::{async_fn_streaming_transport, AsyncBody, AsyncTransport};
+    ///
+    /// # async fn demo() -> Result<(), kommo_files_transport::TransportError> {
+    /// let transport = async_fn_streaming_transport(
+    ///     |_request| async { Ok(http::Response::new(AsyncBody::from_bytes("buffered".into()))) },
+    ///     |_duration: Duration| async {},
+    /// );
+    /// let response = transport.send(http::Request::new(bytes::Bytes::new())).await?;
+    /// assert_eq!(response.body(), "buffered");
+    /// # Ok(()) }
+    /// ```
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        async move {
+            let (parts, body) = self.send_streaming(request).await?.into_parts();
+            let bytes = body.read_to_end(DEFAULT_BODY_LIMIT).await?;
+            Ok(http::Response::from_parts(parts, bytes))
+        }
     }
 
     /// Completes after `duration`, on this transport's runtime.
@@ -50,18 +73,18 @@ pub trait AsyncTransport: Send + Sync {
 }
 
 impl<T: AsyncTransport + ?Sized> AsyncTransport for Arc<T> {
-    fn send(
-        &self,
-        request: Request,
-    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
-        (**self).send(request)
-    }
-
     fn send_streaming(
         &self,
         request: Request,
     ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
         (**self).send_streaming(request)
+    }
+
+    fn send(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+        (**self).send(request)
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
@@ -152,7 +175,8 @@ pub struct AsyncFnTransport<F, S> {
     sleep: S,
 }
 
-/// An async transport that calls `send` for every request and `sleep` to wait.
+/// An async transport that calls `send` for every request and `sleep` to wait; it answers with
+/// the buffered response `send` returns (`send_streaming` hands the same bytes out as a body).
 ///
 /// ```
 /// use std::time::Duration;
@@ -184,6 +208,15 @@ where
     S: Fn(Duration) -> SFut + Send + Sync,
     SFut: Future<Output = ()> + Send,
 {
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
+        let answer = (self.send)(request);
+        async move { Ok(answer.await?.map(AsyncBody::from_bytes)) }
+    }
+
+    /// The closure's answer as it is: already in memory, so no limit applies.
     fn send(
         &self,
         request: Request,
@@ -199,5 +232,70 @@ where
 impl<F, S> fmt::Debug for AsyncFnTransport<F, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AsyncFnTransport")
+    }
+}
+
+/// An async transport made of a streaming closure and a sleep; see
+/// [`async_fn_streaming_transport`].
+#[derive(Clone)]
+pub struct AsyncFnStreamingTransport<F, S> {
+    send_streaming: F,
+    sleep: S,
+}
+
+/// An async transport that calls `send_streaming` for every request and `sleep` to wait; `send`
+/// reads its body with [`DEFAULT_BODY_LIMIT`].
+///
+/// ```
+/// use std::time::Duration;
+/// use kommo_files_transport::{async_fn_streaming_transport, AsyncBody, AsyncTransport};
+///
+/// # async fn demo() -> Result<(), kommo_files_transport::TransportError> {
+/// let transport = async_fn_streaming_transport(
+///     |_request| async { Ok(http::Response::new(AsyncBody::from_bytes("streamed".into()))) },
+///     |_duration: Duration| async {},
+/// );
+/// let response = transport.send_streaming(http::Request::new(bytes::Bytes::new())).await?;
+/// assert_eq!(response.into_body().read_to_end(1024).await?, "streamed");
+/// # Ok(()) }
+/// ```
+pub fn async_fn_streaming_transport<F, Fut, S, SFut>(
+    send_streaming: F,
+    sleep: S,
+) -> AsyncFnStreamingTransport<F, S>
+where
+    F: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send,
+    S: Fn(Duration) -> SFut + Send + Sync,
+    SFut: Future<Output = ()> + Send,
+{
+    AsyncFnStreamingTransport {
+        send_streaming,
+        sleep,
+    }
+}
+
+impl<F, Fut, S, SFut> AsyncTransport for AsyncFnStreamingTransport<F, S>
+where
+    F: Fn(Request) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send,
+    S: Fn(Duration) -> SFut + Send + Sync,
+    SFut: Future<Output = ()> + Send,
+{
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
+        (self.send_streaming)(request)
+    }
+
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {
+        (self.sleep)(duration)
+    }
+}
+
+impl<F, S> fmt::Debug for AsyncFnStreamingTransport<F, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AsyncFnStreamingTransport")
     }
 }

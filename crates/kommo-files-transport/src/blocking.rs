@@ -3,68 +3,131 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::{BlockingBody, Request, Response, TransportError};
+use crate::{BlockingBody, Request, Response, TransportError, DEFAULT_BODY_LIMIT};
 
 /// Sends requests on the calling thread.
+///
+/// [`send_streaming`](Self::send_streaming) is the one method to implement: it returns the
+/// response as soon as its head is in, with the body still to be read, so that a download never
+/// has to sit in memory whole. [`send`](Self::send) is built on it and reads the body with
+/// [`DEFAULT_BODY_LIMIT`]; override it only when you have the body in memory anyway.
 ///
 /// Return every HTTP status as a response (a 404 is an answer, not a failure) and follow no
 /// redirect: the SDK decides where a redirect may take the token.
 ///
 /// ```
-/// use kommo_files_transport::{BlockingTransport, OperationContext, Request, Response, TransportError};
+/// use kommo_files_transport::{
+///     redacted, BlockingBody, BlockingTransport, OperationContext, Request, TransportError,
+/// };
 ///
 /// /// A wrapper that logs what it sends, around any other transport.
 /// struct Logged<T>(T);
 ///
 /// impl<T: BlockingTransport> BlockingTransport for Logged<T> {
-///     fn send(&self, request: Request) -> Result<Response, TransportError> {
+///     fn send_streaming(
+///         &self,
+///         request: Request,
+///     ) -> Result<http::Response<BlockingBody>, TransportError> {
 ///         let operation = OperationContext::of(&request).map(|c| c.operation.name());
-///         let response = self.0.send(request)?;
-///         eprintln!("{operation:?} -> {}", response.status());
+///         let line = redacted(&request); // "POST https://drive-c.kommo.com/upload/…"
+///         let response = self.0.send_streaming(request)?;
+///         eprintln!("{operation:?} {line} -> {}", response.status());
 ///         Ok(response)
 ///     }
 /// }
 /// ```
 pub trait BlockingTransport: Send + Sync {
-    /// Sends `request` and reads the whole response.
-    fn send(&self, request: Request) -> Result<Response, TransportError>;
-
-    /// Sends `request` and returns the response with its body still to be read. Override it to
-    /// stream downloads; the default reads the body whole with [`BlockingTransport::send`].
+    /// Sends `request` and returns the response with its body still to be read.
     fn send_streaming(
         &self,
         request: Request,
-    ) -> Result<http::Response<BlockingBody>, TransportError> {
-        Ok(self.send(request)?.map(BlockingBody::from_bytes))
+    ) -> Result<http::Response<BlockingBody>, TransportError>;
+
+    /// Sends `request` and reads the whole response, failing with
+    /// [`ErrorKind::TooLarge`](crate::ErrorKind::TooLarge) past [`DEFAULT_BODY_LIMIT`] bytes.
+    ///
+    /// ```
+    /// use kommo_files_transport::{fn_streaming_transport, BlockingBody, BlockingTransport};
+    ///
+    /// let transport = fn_streaming_transport(|_request| {
+    ///     Ok(http::Response::new(BlockingBody::from_bytes("buffered".into())))
+    /// });
+    /// let response = transport.send(http::Request::new(bytes::Bytes::new()))?;
+    /// assert_eq!(response.body(), "buffered");
+    /// # Ok::<(), kommo_files_transport::TransportError>(())
+    /// ```
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        let (parts, body) = self.send_streaming(request)?.into_parts();
+        let bytes = body.read_to_end(DEFAULT_BODY_LIMIT)?;
+        Ok(http::Response::from_parts(parts, bytes))
     }
 }
 
-/// The object-safe handle the blocking client keeps: any transport, shared by clones.
-pub type SharedBlockingTransport = Arc<dyn BlockingTransport>;
-
 impl<T: BlockingTransport + ?Sized> BlockingTransport for Arc<T> {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
-        (**self).send(request)
-    }
-
     fn send_streaming(
         &self,
         request: Request,
     ) -> Result<http::Response<BlockingBody>, TransportError> {
         (**self).send_streaming(request)
+    }
+
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        (**self).send(request)
     }
 }
 
 impl<T: BlockingTransport + ?Sized> BlockingTransport for Box<T> {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
-        (**self).send(request)
-    }
-
     fn send_streaming(
         &self,
         request: Request,
     ) -> Result<http::Response<BlockingBody>, TransportError> {
         (**self).send_streaming(request)
+    }
+
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        (**self).send(request)
+    }
+}
+
+/// The object-safe handle the blocking client keeps: any transport, shared by clones.
+///
+/// ```
+/// use kommo_files_transport::{fn_transport, BlockingTransport, SharedBlockingTransport};
+///
+/// let transport = SharedBlockingTransport::new(fn_transport(|_request| {
+///     Ok(http::Response::new(bytes::Bytes::from_static(b"{}")))
+/// }));
+/// let clone = transport.clone(); // the same transport, the same connections
+/// assert_eq!(clone.send(http::Request::new(bytes::Bytes::new()))?.body(), "{}");
+/// assert_eq!(format!("{transport:?}"), "SharedBlockingTransport");
+/// # Ok::<(), kommo_files_transport::TransportError>(())
+/// ```
+#[derive(Clone)]
+pub struct SharedBlockingTransport(Arc<dyn BlockingTransport>);
+
+impl SharedBlockingTransport {
+    /// Shares `transport`.
+    pub fn new(transport: impl BlockingTransport + 'static) -> Self {
+        Self(Arc::new(transport))
+    }
+}
+
+impl BlockingTransport for SharedBlockingTransport {
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<BlockingBody>, TransportError> {
+        self.0.send_streaming(request)
+    }
+
+    fn send(&self, request: Request) -> Result<Response, TransportError> {
+        self.0.send(request)
+    }
+}
+
+impl fmt::Debug for SharedBlockingTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedBlockingTransport")
     }
 }
 
@@ -72,7 +135,8 @@ impl<T: BlockingTransport + ?Sized> BlockingTransport for Box<T> {
 #[derive(Clone)]
 pub struct FnTransport<F>(F);
 
-/// A blocking transport that calls `send` for every request.
+/// A blocking transport that calls `send` for every request and answers with the buffered
+/// response it returns (`send_streaming` hands the same bytes out as a body).
 ///
 /// ```
 /// use bytes::Bytes;
@@ -98,6 +162,14 @@ impl<F> BlockingTransport for FnTransport<F>
 where
     F: Fn(Request) -> Result<Response, TransportError> + Send + Sync,
 {
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<BlockingBody>, TransportError> {
+        Ok((self.0)(request)?.map(BlockingBody::from_bytes))
+    }
+
+    /// The closure's answer as it is: already in memory, so no limit applies.
     fn send(&self, request: Request) -> Result<Response, TransportError> {
         (self.0)(request)
     }
@@ -106,5 +178,49 @@ where
 impl<F> fmt::Debug for FnTransport<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("FnTransport")
+    }
+}
+
+/// A blocking transport made of a streaming closure; see [`fn_streaming_transport`].
+#[derive(Clone)]
+pub struct FnStreamingTransport<F>(F);
+
+/// A blocking transport that calls `send_streaming` for every request; `send` reads its body
+/// with [`DEFAULT_BODY_LIMIT`].
+///
+/// ```
+/// use kommo_files_transport::{fn_streaming_transport, BlockingBody, BlockingTransport};
+///
+/// // A body that is produced while it is read.
+/// let endless_zeros = fn_streaming_transport(|_request| {
+///     Ok(http::Response::new(BlockingBody::from_reader(std::io::repeat(0))))
+/// });
+/// let response = endless_zeros.send_streaming(http::Request::new(bytes::Bytes::new()))?;
+/// let first = response.into_body().chunk()?.unwrap();
+/// assert!(first.iter().all(|&byte| byte == 0));
+/// # Ok::<(), kommo_files_transport::TransportError>(())
+/// ```
+pub fn fn_streaming_transport<F>(send_streaming: F) -> FnStreamingTransport<F>
+where
+    F: Fn(Request) -> Result<http::Response<BlockingBody>, TransportError> + Send + Sync,
+{
+    FnStreamingTransport(send_streaming)
+}
+
+impl<F> BlockingTransport for FnStreamingTransport<F>
+where
+    F: Fn(Request) -> Result<http::Response<BlockingBody>, TransportError> + Send + Sync,
+{
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<BlockingBody>, TransportError> {
+        (self.0)(request)
+    }
+}
+
+impl<F> fmt::Debug for FnStreamingTransport<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FnStreamingTransport")
     }
 }

@@ -15,6 +15,16 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// How much a blocking body reads per [`BlockingBody::chunk`].
 const CHUNK: usize = 64 * 1024;
 
+/// The most a buffered answer may hold: 16 MiB. The provided [`crate::BlockingTransport::send`]
+/// and [`crate::AsyncTransport::send`] read bodies up to this size and fail with
+/// [`crate::ErrorKind::TooLarge`] beyond it; call `send_streaming` and `read_to_end` for another
+/// limit, or read chunk by chunk for no limit at all.
+///
+/// ```
+/// assert_eq!(kommo_files_transport::DEFAULT_BODY_LIMIT, 16 * 1024 * 1024);
+/// ```
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 /// A response body read piece by piece by a blocking transport.
 ///
 /// ```
@@ -56,6 +66,27 @@ impl BlockingBody {
                 Err(error) => return Err(body_error(error)),
             }
         }
+    }
+
+    /// The rest of the body in memory, or [`crate::ErrorKind::TooLarge`] as soon as more than
+    /// `limit` bytes arrived (the body is then dropped unread, which closes its connection).
+    ///
+    /// ```
+    /// use kommo_files_transport::{BlockingBody, ErrorKind};
+    ///
+    /// let body = BlockingBody::from_bytes("hello".into());
+    /// assert_eq!(body.read_to_end(5)?, "hello");
+    ///
+    /// let error = BlockingBody::from_bytes("hello".into()).read_to_end(4).unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::TooLarge);
+    /// # Ok::<(), kommo_files_transport::TransportError>(())
+    /// ```
+    pub fn read_to_end(mut self, limit: usize) -> Result<Bytes, TransportError> {
+        let mut collected = Collected::default();
+        while let Some(chunk) = self.chunk()? {
+            collected.push(chunk, limit)?;
+        }
+        Ok(collected.finish())
     }
 }
 
@@ -109,12 +140,83 @@ impl AsyncBody {
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
         self.source.next_chunk().await
     }
+
+    /// The rest of the body in memory, or [`crate::ErrorKind::TooLarge`] as soon as more than
+    /// `limit` bytes arrived (the body is then dropped unread, which closes its connection).
+    ///
+    /// ```
+    /// use kommo_files_transport::{AsyncBody, ErrorKind};
+    ///
+    /// # async fn demo() -> Result<(), kommo_files_transport::TransportError> {
+    /// let body = AsyncBody::from_bytes("hello".into());
+    /// assert_eq!(body.read_to_end(5).await?, "hello");
+    ///
+    /// let error = AsyncBody::from_bytes("hello".into()).read_to_end(4).await.unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::TooLarge);
+    /// # Ok(()) }
+    /// ```
+    pub fn read_to_end(
+        mut self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Bytes, TransportError>> + Send {
+        async move {
+            let mut collected = Collected::default();
+            while let Some(chunk) = self.chunk().await? {
+                collected.push(chunk, limit)?;
+            }
+            Ok(collected.finish())
+        }
+    }
 }
 
 impl fmt::Debug for AsyncBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AsyncBody")
     }
+}
+
+/// Chunks gathered under a limit; a single chunk is kept as it is, without a copy.
+#[derive(Default)]
+struct Collected {
+    first: Option<Bytes>,
+    rest: Option<bytes::BytesMut>,
+    len: usize,
+}
+
+impl Collected {
+    fn push(&mut self, chunk: Bytes, limit: usize) -> Result<(), TransportError> {
+        self.len = self.len.saturating_add(chunk.len());
+        if self.len > limit {
+            return Err(too_large(limit));
+        }
+        match (&self.first, &mut self.rest) {
+            (None, _) => self.first = Some(chunk),
+            (Some(_), Some(rest)) => rest.extend_from_slice(&chunk),
+            (Some(first), None) => {
+                let mut rest = bytes::BytesMut::with_capacity(first.len() + chunk.len());
+                rest.extend_from_slice(first);
+                rest.extend_from_slice(&chunk);
+                self.rest = Some(rest);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Bytes {
+        match (self.first, self.rest) {
+            (_, Some(rest)) => rest.freeze(),
+            (Some(first), None) => first,
+            (None, None) => Bytes::new(),
+        }
+    }
+}
+
+/// The body went past `limit`.
+fn too_large(limit: usize) -> TransportError {
+    TransportError::new(
+        crate::ErrorKind::TooLarge,
+        format!("the response body is larger than the limit of {limit} bytes"),
+    )
 }
 
 struct InMemory(Option<Bytes>);

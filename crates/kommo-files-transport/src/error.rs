@@ -17,6 +17,10 @@ pub enum ErrorKind {
     Tls,
     /// The response body could not be read completely.
     Body,
+    /// The response body was larger than the caller's limit (see
+    /// [`crate::BlockingBody::read_to_end`]): the server answered, but repeating the request
+    /// would bring the same body again.
+    TooLarge,
     /// Anything else: a malformed request, a transport bug, a backend limit.
     Other,
 }
@@ -41,6 +45,7 @@ impl fmt::Display for ErrorKind {
             Self::Io => "connection broken",
             Self::Tls => "TLS failure",
             Self::Body => "incomplete response body",
+            Self::TooLarge => "response body too large",
             Self::Other => "transport failure",
         })
     }

@@ -37,6 +37,7 @@ mod blocking;
 mod body;
 mod context;
 mod error;
+mod redact;
 #[cfg(feature = "reqwest")]
 mod reqwest_adapter;
 mod timeouts;
@@ -44,12 +45,17 @@ mod timeouts;
 mod ureq_adapter;
 
 pub use asynchronous::{
-    async_fn_transport, AsyncFnTransport, AsyncTransport, SharedAsyncTransport,
+    async_fn_streaming_transport, async_fn_transport, AsyncFnStreamingTransport,
+    AsyncFnTransport, AsyncTransport, SharedAsyncTransport,
 };
-pub use blocking::{fn_transport, BlockingTransport, FnTransport, SharedBlockingTransport};
-pub use body::{AsyncBody, AsyncBodySource, BlockingBody, BoxFuture};
+pub use blocking::{
+    fn_streaming_transport, fn_transport, BlockingTransport, FnStreamingTransport, FnTransport,
+    SharedBlockingTransport,
+};
+pub use body::{AsyncBody, AsyncBodySource, BlockingBody, BoxFuture, DEFAULT_BODY_LIMIT};
 pub use context::{Operation, OperationContext};
 pub use error::{ErrorKind, TransportError};
+pub use redact::{redacted, redacted_uri};
 #[cfg(feature = "reqwest")]
 pub use reqwest_adapter::ReqwestTransport;
 pub use timeouts::Timeouts;

@@ -3,12 +3,22 @@
 use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::redact::Scrubbed;
 use crate::{
-    AsyncBody, AsyncBodySource, AsyncTransport, BoxFuture, ErrorKind, Request, Response, Timeouts,
+    AsyncBody, AsyncBodySource, AsyncTransport, BoxFuture, ErrorKind, Request, Timeouts,
     TransportError,
 };
+
+/// How much of a request body is handed to reqwest at a time: each piece taken is progress.
+const PIECE: usize = 64 * 1024;
 
 /// An [`AsyncTransport`] over one reused reqwest `Client` (its pool gives keep-alive); sleeps
 /// with tokio's timer.
@@ -24,6 +34,17 @@ use crate::{
 #[derive(Clone)]
 pub struct ReqwestTransport {
     client: reqwest::Client,
+    /// Idle bounds enforced here; `None` for a client passed in, which keeps its own.
+    idle: Option<Idle>,
+}
+
+/// The silences [`Timeouts`] allows, enforced by the adapter itself: reqwest's own
+/// `read_timeout` runs from the start of a request until its head arrives, so it would also
+/// bound the upload of a large body on a slow link.
+#[derive(Debug, Clone, Copy)]
+struct Idle {
+    read: Duration,
+    write: Duration,
 }
 
 impl ReqwestTransport {
@@ -32,18 +53,23 @@ impl ReqwestTransport {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeouts.connect)
-            .read_timeout(timeouts.read)
             .build()
-            .map_err(transport_error)?;
-        Ok(Self { client })
+            .map_err(|error| transport_error(error, &http::Uri::default()))?;
+        Ok(Self {
+            client,
+            idle: Some(Idle {
+                read: timeouts.read,
+                write: timeouts.write,
+            }),
+        })
     }
 }
 
 impl From<reqwest::Client> for ReqwestTransport {
-    /// Uses `client` as configured; it should follow no redirects
+    /// Uses `client` as configured, its timeouts included; it should follow no redirects
     /// (`redirect(Policy::none())`), or the SDK cannot guard where the token goes.
     fn from(client: reqwest::Client) -> Self {
-        Self { client }
+        Self { client, idle: None }
     }
 }
 
@@ -53,34 +79,44 @@ impl fmt::Debug for ReqwestTransport {
     }
 }
 
-impl ReqwestTransport {
-    async fn run(&self, request: Request) -> Result<reqwest::Response, TransportError> {
-        let request = reqwest::Request::try_from(request).map_err(transport_error)?;
-        self.client.execute(request).await.map_err(transport_error)
-    }
-}
-
 impl AsyncTransport for ReqwestTransport {
-    async fn send(&self, request: Request) -> Result<Response, TransportError> {
-        let response = http::Response::from(self.run(request).await?);
-        let (parts, body) = response.into_parts();
-        let bytes = http_body_bytes(body).await?;
-        Ok(http::Response::from_parts(parts, bytes))
-    }
-
     async fn send_streaming(
         &self,
         request: Request,
     ) -> Result<http::Response<AsyncBody>, TransportError> {
-        let mut response = self.run(request).await?;
+        let uri = request.uri().clone();
+        let progress = Progress::new(request.body().is_empty());
+        let request = request.map(|bytes| {
+            if bytes.is_empty() || self.idle.is_none() {
+                reqwest::Body::from(bytes)
+            } else {
+                reqwest::Body::wrap(Pieces {
+                    rest: bytes,
+                    progress: progress.clone(),
+                })
+            }
+        });
+        let request =
+            reqwest::Request::try_from(request).map_err(|error| transport_error(error, &uri))?;
+        let execute = self.client.execute(request);
+        let mut response = match self.idle {
+            None => execute.await,
+            Some(idle) => watch(execute, &progress, idle).await?,
+        }
+        .map_err(|error| transport_error(error, &uri))?;
         let mut head = http::Response::new(());
         *head.status_mut() = response.status();
         *head.version_mut() = response.version();
         *head.headers_mut() = std::mem::take(response.headers_mut());
         let (parts, ()) = head.into_parts();
+        let chunks = Chunks {
+            response,
+            read: self.idle.map(|idle| idle.read),
+            uri,
+        };
         Ok(http::Response::from_parts(
             parts,
-            AsyncBody::from_source(Chunks(response)),
+            AsyncBody::from_source(chunks),
         ))
     }
 
@@ -89,25 +125,125 @@ impl AsyncTransport for ReqwestTransport {
     }
 }
 
-/// Reads a whole reqwest body.
-async fn http_body_bytes(body: reqwest::Body) -> Result<bytes::Bytes, TransportError> {
-    let mut response = reqwest::Response::from(http::Response::new(body));
-    let mut bytes = bytes::BytesMut::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
-        bytes.extend_from_slice(&chunk);
+/// Runs `execute` until the head arrives, or until the connection has been silent too long:
+/// `idle.write` while the body is being taken, `idle.read` once it all was.
+async fn watch<F: Future>(
+    execute: F,
+    progress: &Progress,
+    idle: Idle,
+) -> Result<F::Output, TransportError> {
+    let mut execute = std::pin::pin!(execute);
+    loop {
+        let (last, sent) = progress.get();
+        let bound = if sent { idle.read } else { idle.write };
+        match tokio::time::timeout_at(last + bound, &mut execute).await {
+            Ok(output) => return Ok(output),
+            Err(_) => {
+                if progress.get() == (last, sent) {
+                    let what = if sent {
+                        "no response"
+                    } else {
+                        "the request body stalled"
+                    };
+                    return Err(TransportError::new(
+                        ErrorKind::Timeout,
+                        format!("{what} for {} ms", bound.as_millis()),
+                    ));
+                }
+            }
+        }
     }
-    Ok(bytes.freeze())
 }
 
-struct Chunks(reqwest::Response);
+/// When the request body last moved, and whether it was all taken.
+#[derive(Clone)]
+struct Progress(Arc<Mutex<(Instant, bool)>>);
+
+impl Progress {
+    fn new(sent: bool) -> Self {
+        Self(Arc::new(Mutex::new((Instant::now(), sent))))
+    }
+
+    fn get(&self) -> (Instant, bool) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn moved(&self, done: bool) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (Instant::now(), done);
+    }
+}
+
+/// A request body handed out piece by piece, noting each piece as progress; its exact size
+/// keeps the `Content-Length` header.
+struct Pieces {
+    rest: Bytes,
+    progress: Progress,
+}
+
+impl http_body::Body for Pieces {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.rest.is_empty() {
+            return Poll::Ready(None);
+        }
+        let take = self.rest.len().min(PIECE);
+        let piece = self.rest.split_to(take);
+        self.progress.moved(self.rest.is_empty());
+        Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.rest.len() as u64)
+    }
+}
+
+/// A response body read chunk by chunk, each read bounded by the read timeout.
+struct Chunks {
+    response: reqwest::Response,
+    read: Option<Duration>,
+    uri: http::Uri,
+}
 
 impl AsyncBodySource for Chunks {
-    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<bytes::Bytes>, TransportError>> {
-        Box::pin(async move { self.0.chunk().await.map_err(transport_error) })
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, TransportError>> {
+        Box::pin(async move {
+            let chunk = match self.read {
+                None => self.response.chunk().await,
+                Some(read) => match tokio::time::timeout(read, self.response.chunk()).await {
+                    Ok(chunk) => chunk,
+                    Err(_) => {
+                        return Err(TransportError::new(
+                            ErrorKind::Timeout,
+                            format!(
+                                "reading the response body: no data for {} ms",
+                                read.as_millis()
+                            ),
+                        ))
+                    }
+                },
+            };
+            chunk.map_err(|error| transport_error(error, &self.uri))
+        })
     }
 }
 
-fn transport_error(error: reqwest::Error) -> TransportError {
+/// A reqwest error as a [`TransportError`], without `uri`'s secrets in its text or source.
+fn transport_error(error: reqwest::Error, uri: &http::Uri) -> TransportError {
     // Upload URLs carry a signed session token: keep them out of messages and logs.
     let error = error.without_url();
     let kind = if error.is_timeout() {
@@ -125,15 +261,16 @@ fn transport_error(error: reqwest::Error) -> TransportError {
     } else {
         ErrorKind::Other
     };
+    let source = Scrubbed::new(&error, uri);
     // reqwest's Display stops at the outermost layer; the cause says what really happened.
-    let mut message = error.to_string();
-    let mut cause = error.source();
+    let mut message = source.to_string();
+    let mut cause = source.source();
     while let Some(inner) = cause {
         message.push_str(": ");
         message.push_str(&inner.to_string());
         cause = inner.source();
     }
-    TransportError::new(kind, message).with_source(error)
+    TransportError::new(kind, message).with_source(source)
 }
 
 /// Whether a connect error came from the TLS layer (reqwest has no `is_tls`).

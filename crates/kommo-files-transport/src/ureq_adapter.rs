@@ -2,11 +2,8 @@
 
 use std::fmt;
 
-use bytes::Bytes;
-
-use crate::{
-    BlockingBody, BlockingTransport, ErrorKind, Request, Response, Timeouts, TransportError,
-};
+use crate::redact::Scrubbed;
+use crate::{BlockingBody, BlockingTransport, ErrorKind, Request, Timeouts, TransportError};
 
 /// A [`BlockingTransport`] over one reused ureq `Agent` (its connection pool gives keep-alive).
 ///
@@ -31,10 +28,11 @@ impl UreqTransport {
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(timeouts.connect))
-            // Idle bounds, restarted by every read and write: ureq's phase timeouts
-            // (`timeout_recv_body`, ...) would bound a whole transfer instead.
+            // Idle bounds, restarted by every read and write. ureq's phase and total timeouts
+            // (`timeout_send_body`, `timeout_recv_body`, `timeout_global`, ...) would bound a
+            // whole transfer instead, so none is set (all default to `None`).
             .timeout_per_read(Some(timeouts.read))
-            .timeout_per_write(Some(timeouts.read))
+            .timeout_per_write(Some(timeouts.write))
             .build()
             .into();
         Self { agent }
@@ -61,58 +59,51 @@ impl fmt::Debug for UreqTransport {
     }
 }
 
-impl UreqTransport {
-    fn run(&self, request: Request) -> Result<http::Response<ureq::Body>, TransportError> {
-        let (parts, body) = request.into_parts();
-        self.agent
-            .run(http::Request::from_parts(parts, body.as_ref()))
-            .map_err(transport_error)
-    }
-}
-
 impl BlockingTransport for UreqTransport {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
-        let (parts, mut body) = self.run(request)?.into_parts();
-        let bytes = body
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()
-            .map_err(transport_error)?;
-        Ok(http::Response::from_parts(parts, Bytes::from(bytes)))
-    }
-
     fn send_streaming(
         &self,
         request: Request,
     ) -> Result<http::Response<BlockingBody>, TransportError> {
-        let (parts, body) = self.run(request)?.into_parts();
+        let uri = request.uri().clone();
+        let (parts, body) = request.into_parts();
+        let response = self
+            .agent
+            .run(http::Request::from_parts(parts, body.as_ref()))
+            .map_err(|error| transport_error(error, &uri))?;
+        let (parts, body) = response.into_parts();
+        // No size limit here: the caller sets one with `BlockingBody::read_to_end`.
         let reader = body.into_with_config().limit(u64::MAX).reader();
         Ok(http::Response::from_parts(
             parts,
-            BlockingBody::from_reader(BodyReader(reader)),
+            BlockingBody::from_reader(BodyReader { reader, uri }),
         ))
     }
 }
 
 /// ureq's body reader, with its own errors (a timeout among them), which it hides in
-/// `io::ErrorKind::Other`, given back the kind [`BlockingBody`] classifies by.
-struct BodyReader(ureq::BodyReader<'static>);
+/// `io::ErrorKind::Other`, given back the kind [`BlockingBody`] classifies by, and their text
+/// scrubbed of the URL's secrets.
+struct BodyReader {
+    reader: ureq::BodyReader<'static>,
+    uri: http::Uri,
+}
 
 impl std::io::Read for BodyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0
-            .read(buf)
-            .map_err(|error| match ureq::Error::from(error) {
-                ureq::Error::Io(error) => error,
-                error @ ureq::Error::Timeout(_) => {
-                    std::io::Error::new(std::io::ErrorKind::TimedOut, error)
-                }
-                error => std::io::Error::other(error),
-            })
+        self.reader.read(buf).map_err(|error| {
+            let error = ureq::Error::from(error);
+            let kind = match &error {
+                ureq::Error::Io(error) => error.kind(),
+                ureq::Error::Timeout(_) => std::io::ErrorKind::TimedOut,
+                _ => std::io::ErrorKind::Other,
+            };
+            std::io::Error::new(kind, Scrubbed::new(&error, &self.uri))
+        })
     }
 }
 
-fn transport_error(error: ureq::Error) -> TransportError {
+/// A ureq error as a [`TransportError`], without `uri`'s secrets in its text or source.
+fn transport_error(error: ureq::Error, uri: &http::Uri) -> TransportError {
     let kind = match &error {
         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => ErrorKind::Connect,
         ureq::Error::Timeout(_) => ErrorKind::Timeout,
@@ -123,5 +114,6 @@ fn transport_error(error: ureq::Error) -> TransportError {
         ureq::Error::Rustls(_) => ErrorKind::Tls,
         _ => ErrorKind::Other,
     };
-    TransportError::new(kind, error.to_string()).with_source(error)
+    let source = Scrubbed::new(&error, uri);
+    TransportError::new(kind, source.to_string()).with_source(source)
 }
