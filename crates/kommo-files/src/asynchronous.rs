@@ -1,22 +1,28 @@
 //! The async client, for services (tokio with the built-in reqwest transport, or any runtime
 //! through your own [`AsyncTransport`]).
+//!
+//! The methods of [`Client`] are written once in `src/driver/` and compiled here with
+//! `maybe_async::must_be_async`; this file supplies what only an async client has: the
+//! transport's timer, `tokio::fs` and tokio's I/O traits, and the [`FileStream`].
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use maybe_async::must_be_async as flavour;
 use tokio::fs;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use kommo_files_model::endpoint::{DriveHost, FileQuery};
 use kommo_files_model::wire::{FileObject, FilePage};
-use kommo_files_transport::{AsyncTransport, BoxFuture, SharedAsyncTransport};
+use kommo_files_transport::{AsyncBody, AsyncTransport, BoxFuture, SharedAsyncTransport};
 
 use crate::pages::Pager;
 use crate::{ClientConfig, Error};
 
 type Transport = SharedAsyncTransport;
 type DriveCell = tokio::sync::OnceCell<DriveHost>;
+type Body = AsyncBody;
 
 /// What an upload can read from: any `AsyncRead + Unpin + Send`.
 pub trait UploadRead: AsyncRead + Unpin + Send {}
@@ -38,13 +44,46 @@ fn files_available() -> std::io::Result<()> {
         })
 }
 
-crate::driver::client_driver!(
-    maybe_async::must_be_async(AFIT),
-    "async",
-    "# #[tokio::main(flavor = \"current_thread\")]\n# async fn main() -> Result<(), Box<dyn std::error::Error>> {\n# let emulator = kommo_files_emulator::Emulator::builder().start_async().await?;\n# let client = kommo_files::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;\n",
-    "# Ok(()) }\n",
-    ".await"
-);
+/// Doc examples of the shared driver, in this flavour: a client on an emulator in a tokio
+/// runtime, with `.await`.
+macro_rules! example {
+    (@lines [$($done:tt)*]) => {
+        concat!(
+            "```\n",
+            "# #[tokio::main(flavor = \"current_thread\")]\n",
+            "# async fn main() -> Result<(), Box<dyn std::error::Error>> {\n",
+            "# let emulator = kommo_files_emulator::Emulator::builder().start_async().await?;\n",
+            "# let client = kommo_files::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;\n",
+            $($done)*
+            "\n# Ok(()) }\n",
+            "```"
+        )
+    };
+    (@lines [$($done:tt)*] await $($rest:tt)*) => { example!(@lines [$($done)* ".await",] $($rest)*) };
+    (@lines [$($done:tt)*] $piece:literal $($rest:tt)*) => { example!(@lines [$($done)* $piece,] $($rest)*) };
+    ($($rest:tt)*) => { example!(@lines [] $($rest)*) };
+}
+
+#[path = "driver/client.rs"]
+mod client;
+#[path = "driver/download.rs"]
+mod download;
+#[path = "driver/endpoints.rs"]
+mod endpoints;
+#[path = "driver/recovery.rs"]
+mod recovery;
+#[path = "driver/sources.rs"]
+mod sources;
+#[path = "driver/upload.rs"]
+mod upload;
+
+pub use client::Client;
+
+/// The I/O traits the shared driver calls (`read_exact`, `seek`, `write_all`, `flush`).
+mod io {
+    pub(super) use kommo_files_transport::AsyncTransport as _;
+    pub(super) use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+}
 
 impl Client {
     /// A client over the built-in reqwest transport (feature `async`; needs a tokio runtime).
@@ -57,13 +96,44 @@ impl Client {
     /// ```
     #[cfg(feature = "async")]
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        let transport =
-            kommo_files_transport::ReqwestTransport::new(config.timeouts).map_err(Error::Client)?;
-        Ok(Self::with_transport(config, transport))
+        Self::with_layer(config, |transport| transport)
     }
 
-    /// A client over any [`AsyncTransport`]: your own (any runtime), or a wrapper around a
-    /// built-in one.
+    /// A client over the built-in reqwest transport wrapped by `layer` (logging, metrics): the
+    /// wrapper gets the transport **as configured** (timeouts included).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kommo_files::transport::{AsyncBody, AsyncTransport, Request, TransportError};
+    /// use kommo_files::{Client, ClientConfig};
+    ///
+    /// /// Logs every request, with upload tokens redacted.
+    /// struct Logged<T>(T);
+    /// impl<T: AsyncTransport> AsyncTransport for Logged<T> {
+    ///     async fn send_streaming(&self, request: Request) -> Result<http::Response<AsyncBody>, TransportError> {
+    ///         eprintln!("{}", kommo_files::transport::redacted(&request));
+    ///         self.0.send_streaming(request).await
+    ///     }
+    ///     async fn sleep(&self, duration: Duration) {
+    ///         self.0.sleep(duration).await
+    ///     }
+    /// }
+    /// let config = ClientConfig::for_url("https://example.kommo.com", "token")?;
+    /// let client = Client::with_layer(config, Logged)?;
+    /// # Ok::<(), kommo_files::Error>(())
+    /// ```
+    #[cfg(feature = "async")]
+    pub fn with_layer<T: AsyncTransport + 'static>(
+        config: ClientConfig,
+        layer: impl FnOnce(kommo_files_transport::ReqwestTransport) -> T,
+    ) -> Result<Self, Error> {
+        let transport = kommo_files_transport::ReqwestTransport::new(config.timeouts)
+            .map_err(Error::client_setup)?;
+        Ok(Self::with_transport(config, layer(transport)))
+    }
+
+    /// A client over any [`AsyncTransport`] you write, on any runtime. (To wrap the built-in
+    /// one, use [`Client::with_layer`], which keeps the configured timeouts.)
     ///
     /// ```
     /// use std::time::Duration;
@@ -93,11 +163,11 @@ impl Client {
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let emulator = kommo_files_emulator::Emulator::builder().start_async().await?;
     /// # let client = kommo_files::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;
-    /// use kommo_files::model::endpoint::FileQuery;
+    /// use kommo_files::FileQuery;
     ///
     /// let mut files = client.list(FileQuery::new().extension("pdf"));
     /// while let Some(file) = files.next().await {
-    ///     println!("{}", file?.name);
+    ///     println!("{}", file?.display_name());
     /// }
     /// # Ok(()) }
     /// ```

@@ -8,25 +8,64 @@
 //! let client = Client::new(config)?;
 //! let file = client.upload_bytes("invoice.pdf", &b"%PDF-1.7"[..], UploadOptions::new())?;
 //! for listed in client.list(Default::default()) {
-//!     println!("{}", listed?.name);
+//!     println!("{}", listed?.display_name());
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The methods of [`Client`] are written once in `src/driver/` and compiled here with
+//! `maybe_async::must_be_sync`; this file supplies what only a blocking client has: threads,
+//! `std::fs` and `std::io`.
 
 use std::fs;
-use std::io::{Read, Seek, Write};
+use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use kommo_files_model::endpoint::{DriveHost, FileQuery};
 use kommo_files_model::wire::FileObject;
-use kommo_files_transport::{BlockingTransport, SharedBlockingTransport};
+use kommo_files_transport::{BlockingBody, BlockingTransport, SharedBlockingTransport};
+use maybe_async::must_be_sync as flavour;
 
 use crate::pages::Pager;
 use crate::{ClientConfig, Error};
 
+/// Doc examples of the shared driver, in this flavour: a client on an emulator, and `await`
+/// written as nothing.
+macro_rules! example {
+    (@lines [$($done:tt)*]) => {
+        concat!(
+            "```\n",
+            "# let emulator = kommo_files_emulator::Emulator::builder().start()?;\n",
+            "# let client = kommo_files::blocking::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;\n",
+            $($done)*
+            "\n# Ok::<(), Box<dyn std::error::Error>>(())\n",
+            "```"
+        )
+    };
+    (@lines [$($done:tt)*] await $($rest:tt)*) => { example!(@lines [$($done)*] $($rest)*) };
+    (@lines [$($done:tt)*] $piece:literal $($rest:tt)*) => { example!(@lines [$($done)* $piece,] $($rest)*) };
+    ($($rest:tt)*) => { example!(@lines [] $($rest)*) };
+}
+
+#[path = "driver/client.rs"]
+mod client;
+#[path = "driver/download.rs"]
+mod download;
+#[path = "driver/endpoints.rs"]
+mod endpoints;
+#[path = "driver/recovery.rs"]
+mod recovery;
+#[path = "driver/sources.rs"]
+mod sources;
+#[path = "driver/upload.rs"]
+mod upload;
+
+pub use client::Client;
+
 type Transport = SharedBlockingTransport;
 type DriveCell = Mutex<Option<DriveHost>>;
+type Body = BlockingBody;
 
 /// What an upload can read from: any `Read + Send`.
 pub trait UploadRead: Read + Send {}
@@ -36,21 +75,20 @@ impl<T: Read + Send + ?Sized> UploadRead for T {}
 pub trait DownloadWrite: Write + Send {}
 impl<T: Write + Send + ?Sized> DownloadWrite for T {}
 
+/// The I/O traits the shared driver calls (`read_exact`, `seek`, `write_all`, `flush`).
+mod io {
+    pub(super) use kommo_files_transport::BlockingTransport as _;
+    pub(super) use std::io::{Read, Seek};
+}
+
 /// std's files work anywhere.
 fn files_available() -> std::io::Result<()> {
     Ok(())
 }
 
-crate::driver::client_driver!(
-    maybe_async::must_be_sync,
-    "blocking",
-    "# let emulator = kommo_files_emulator::Emulator::builder().start()?;\n# let client = kommo_files::blocking::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;\n",
-    "# Ok::<(), Box<dyn std::error::Error>>(())\n",
-    ""
-);
-
 impl Client {
-    /// A client over the built-in ureq transport (feature `blocking`).
+    /// A client over the built-in ureq transport (feature `blocking`), with the configured
+    /// timeouts.
     ///
     /// ```
     /// use kommo_files::{blocking::Client, ClientConfig, Domain};
@@ -60,11 +98,40 @@ impl Client {
     /// ```
     #[cfg(feature = "blocking")]
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
-        let transport = kommo_files_transport::UreqTransport::new(config.timeouts);
-        Ok(Self::with_transport(config, transport))
+        Self::with_layer(config, |transport| transport)
     }
 
-    /// A client over any [`BlockingTransport`]: your own, or a wrapper around a built-in one.
+    /// A client over the built-in ureq transport wrapped by `layer` (logging, metrics, a
+    /// proxy): the wrapper gets the transport **as configured** (timeouts included).
+    ///
+    /// ```
+    /// use kommo_files::transport::{BlockingBody, BlockingTransport, Request, TransportError};
+    /// use kommo_files::{blocking::Client, ClientConfig};
+    ///
+    /// /// Logs every request, with upload tokens redacted.
+    /// struct Logged<T>(T);
+    /// impl<T: BlockingTransport> BlockingTransport for Logged<T> {
+    ///     fn send_streaming(&self, request: Request) -> Result<http::Response<BlockingBody>, TransportError> {
+    ///         eprintln!("{}", kommo_files::transport::redacted(&request));
+    ///         self.0.send_streaming(request)
+    ///     }
+    /// }
+    /// let config = ClientConfig::for_url("https://example.kommo.com", "token")?
+    ///     .read_timeout(std::time::Duration::from_millis(300));
+    /// let client = Client::with_layer(config, Logged)?;
+    /// # Ok::<(), kommo_files::Error>(())
+    /// ```
+    #[cfg(feature = "blocking")]
+    pub fn with_layer<T: BlockingTransport + 'static>(
+        config: ClientConfig,
+        layer: impl FnOnce(kommo_files_transport::UreqTransport) -> T,
+    ) -> Result<Self, Error> {
+        let transport = kommo_files_transport::UreqTransport::new(config.timeouts);
+        Ok(Self::with_transport(config, layer(transport)))
+    }
+
+    /// A client over any [`BlockingTransport`] you write. (To wrap the built-in one, use
+    /// [`Client::with_layer`], which keeps the configured timeouts.)
     ///
     /// ```
     /// use kommo_files::blocking::Client;
@@ -81,7 +148,7 @@ impl Client {
         config: ClientConfig,
         transport: impl BlockingTransport + 'static,
     ) -> Self {
-        Self::from_parts(config, std::sync::Arc::new(transport))
+        Self::from_parts(config, SharedBlockingTransport::new(transport))
     }
 
     /// Every file matching `query`, page after page, as an iterator.
@@ -89,11 +156,11 @@ impl Client {
     /// ```
     /// # let emulator = kommo_files_emulator::Emulator::builder().start()?;
     /// # let client = kommo_files::blocking::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;
-    /// use kommo_files::model::endpoint::FileQuery;
+    /// use kommo_files::FileQuery;
     ///
     /// for file in client.list(FileQuery::new().term("invoice").limit(100)) {
     ///     let file = file?;
-    ///     println!("{} ({} bytes)", file.name, file.size);
+    ///     println!("{} ({} bytes)", file.display_name(), file.size);
     /// }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```

@@ -52,7 +52,9 @@ pub struct ClientConfig {
     pub(crate) drive: Option<BaseUrl>,
     pub(crate) token: AccessToken,
     pub(crate) retry: RetryPolicy,
-    pub(crate) upload: UploadConfig,
+    upload_retry: Option<RetryPolicy>,
+    upload: UploadConfig,
+    pub(crate) max_response_body: usize,
     pub(crate) requests_per_second: Option<u32>,
     pub(crate) user_agent: String,
     pub(crate) timeouts: Timeouts,
@@ -76,7 +78,9 @@ impl ClientConfig {
             drive: None,
             token: AccessToken::new(token).map_err(|_| Error::InvalidToken)?,
             retry: RetryPolicy::default(),
+            upload_retry: None,
             upload: UploadConfig::default(),
+            max_response_body: kommo_files_transport::DEFAULT_BODY_LIMIT,
             requests_per_second: Some(KOMMO_REQUESTS_PER_SECOND),
             user_agent: concat!("kommo-files/", env!("CARGO_PKG_VERSION")).to_owned(),
             timeouts: Timeouts::default(),
@@ -90,18 +94,39 @@ impl ClientConfig {
         Ok(self)
     }
 
-    /// How API calls and upload requests are retried (default: 6 attempts, full-jitter backoff
-    /// from 0.5 s to 30 s, at most 5 minutes).
+    /// How API calls, downloads and upload requests are retried (default: 6 attempts,
+    /// full-jitter backoff from 0.5 s to 30 s, at most 5 minutes). Uploads follow it unless
+    /// [`ClientConfig::upload_retry`] says otherwise, in whatever order the two are set.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
-        self.upload = self.upload.with_retry(policy);
         self
     }
 
-    /// Upload tunables (lost-session policy, largest accepted part).
+    /// How upload requests (the session, each part) are retried, when not as
+    /// [`ClientConfig::retry`].
+    pub fn upload_retry(mut self, policy: RetryPolicy) -> Self {
+        self.upload_retry = Some(policy);
+        self
+    }
+
+    /// Upload tunables (lost-session policy, largest accepted part). Their retry policy is
+    /// [`ClientConfig::upload_retry`] (or [`ClientConfig::retry`]), whatever this one holds.
     pub fn upload(mut self, upload: UploadConfig) -> Self {
         self.upload = upload;
         self
+    }
+
+    /// The largest error or JSON answer read into memory (default 16 MiB); a larger one is
+    /// a transport error. Downloads stream and are not bounded by it.
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_response_body = bytes;
+        self
+    }
+
+    /// What an upload runs with: the upload tunables with the upload retry policy.
+    pub(crate) fn upload_config(&self) -> UploadConfig {
+        let retry = self.upload_retry.unwrap_or(self.retry);
+        self.upload.clone().with_retry(retry)
     }
 
     /// The request rate of the client, its clones and all their uploads together (default 7,

@@ -29,22 +29,33 @@
 
 mod asynchronous;
 pub mod blocking;
+mod calls;
 mod config;
-mod driver;
 mod error;
 mod options;
 mod pacer;
 mod pages;
 mod support;
+mod version;
 
 pub use asynchronous::{Client, DownloadWrite, FileStream, UploadRead};
 pub use config::{ClientConfig, Domain};
-pub use error::{DownloadError, Error};
+pub use error::{DownloadError, Error, ErrorKind};
+pub use options::{CancelHandle, Progress, UploadOptions};
+pub use version::VersionUuid;
+
+// The crates underneath, for what is not re-exported below.
+pub use http;
 pub use kommo_files_model as model;
 pub use kommo_files_transport as transport;
-pub use options::{CancelHandle, Progress, UploadOptions};
 
-pub use kommo_files_model::upload::Checkpoint;
+// What everyday code needs, without knowing which crate it lives in.
+pub use kommo_files_model::endpoint::FileQuery;
+pub use kommo_files_model::retry::RetryPolicy;
+pub use kommo_files_model::upload::{Checkpoint, UploadEvent};
+pub use kommo_files_model::wire::{AttachmentNote, EntityType, FileObject, FileVersion};
+pub use kommo_files_model::{redact_url, Operation};
+pub use kommo_files_transport::Timeouts;
 
 /// Reads a checkpoint saved by [`UploadOptions::checkpoint_file`] (or [`Checkpoint::to_json`]).
 ///

@@ -78,7 +78,6 @@ type EventObserver = dyn FnMut(&UploadEvent) + Send;
 ///     .checkpoint_file("contract.pdf.checkpoint.json");
 /// # drop(options);
 /// ```
-#[derive(Default)]
 pub struct UploadOptions {
     content_type: Option<String>,
     new_version_of: Option<String>,
@@ -88,7 +87,27 @@ pub struct UploadOptions {
     on_checkpoint: Option<Box<CheckpointObserver>>,
     on_event: Option<Box<EventObserver>>,
     checkpoint_file: Option<PathBuf>,
+    resume: bool,
+    recover_final_part: bool,
     pub(crate) cancel: CancelHandle,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        Self {
+            content_type: None,
+            new_version_of: None,
+            with_preview: false,
+            file_name: None,
+            on_progress: None,
+            on_checkpoint: None,
+            on_event: None,
+            checkpoint_file: None,
+            resume: true,
+            recover_final_part: true,
+            cancel: CancelHandle::default(),
+        }
+    }
 }
 
 impl UploadOptions {
@@ -140,10 +159,46 @@ impl UploadOptions {
         self
     }
 
-    /// Keep the latest checkpoint in this file (replaced atomically when the session opens and after every part, removed
-    /// when the upload completes); load it with [`crate::load_checkpoint`].
+    /// Keep the latest checkpoint in this file: replaced atomically when the session opens and
+    /// after every part, removed when the upload completes. Running the same upload again with
+    /// the same file continues it (see [`UploadOptions::resume`]); [`crate::load_checkpoint`]
+    /// reads it.
     pub fn checkpoint_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint_file = Some(path.into());
+        self
+    }
+
+    /// Whether an upload given a [`UploadOptions::checkpoint_file`] that exists continues the
+    /// upload it describes (default `true`). A checkpoint that cannot be continued (the file
+    /// changed, the session expired, the checkpoint is damaged) starts the upload over, and
+    /// says why with [`UploadEvent::CheckpointRefused`]. `false` always starts over. A
+    /// continued upload's first progress event reports the checkpoint's offset.
+    ///
+    /// ```
+    /// # let emulator = kommo_files_emulator::Emulator::builder().start()?;
+    /// # let client = kommo_files::blocking::Client::new(kommo_files::ClientConfig::for_url(emulator.account_url(), &emulator.token())?)?;
+    /// # let dir = std::env::temp_dir();
+    /// # std::fs::write(dir.join("kommo-files-doc-resume-option.bin"), b"contract")?;
+    /// use kommo_files::UploadOptions;
+    ///
+    /// // Run this again after a crash: it continues where the checkpoint says.
+    /// let options = UploadOptions::new().checkpoint_file(dir.join("contract.checkpoint.json"));
+    /// let file = client.upload_path(dir.join("kommo-files-doc-resume-option.bin"), options)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// Whether an ambiguous last part (its answer lost or unreadable, the session gone) is
+    /// resolved by the upload itself (default `true`): a file of the upload's name and size
+    /// created since the session opened whose bytes hash to the source's SHA-256 (downloaded
+    /// once to check) is the upload's result; when there is none, the file is uploaded again;
+    /// anything less certain is [`Error::FinalPartUnproven`], never adopted. `false` stops
+    /// with the ambiguous [`Error::Upload`] instead.
+    pub fn recover_final_part(mut self, recover: bool) -> Self {
+        self.recover_final_part = recover;
         self
     }
 
@@ -164,6 +219,25 @@ impl UploadOptions {
             session = session.new_version_of(uuid);
         }
         session
+    }
+
+    /// The checkpoint to continue from, when resuming is on and the checkpoint file exists;
+    /// `Err` says why an existing one cannot be read.
+    pub(crate) fn saved_checkpoint(&self) -> Result<Option<Checkpoint>, String> {
+        let Some(path) = self.checkpoint_file.as_ref().filter(|_| self.resume) else {
+            return Ok(None);
+        };
+        match std::fs::read(path) {
+            Ok(bytes) => Checkpoint::from_json(&bytes)
+                .map(Some)
+                .map_err(|error| format!("the checkpoint {} is damaged: {error}", path.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(format!("the checkpoint {} cannot be read: {error}", path.display())),
+        }
+    }
+
+    pub(crate) fn recovers_final_part(&self) -> bool {
+        self.recover_final_part
     }
 
     /// Whether anything here looks at checkpoints (a file, a callback, or every event).
@@ -219,6 +293,8 @@ impl fmt::Debug for UploadOptions {
             .field("with_preview", &self.with_preview)
             .field("file_name", &self.file_name)
             .field("checkpoint_file", &self.checkpoint_file)
+            .field("resume", &self.resume)
+            .field("recover_final_part", &self.recover_final_part)
             .field("cancelled", &self.cancel.is_cancelled())
             .finish_non_exhaustive()
     }

@@ -1,56 +1,16 @@
-//! Small pieces both clients share outside the driver template: retry bookkeeping, request
-//! preparation, names and temporary paths.
+//! Small pieces both clients share outside the driver: what a request carries, how a transport
+//! failure looks to the machines, names and temporary paths, a hashing sink.
 
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::task::{Context, Poll};
+use std::time::SystemTime;
 
-use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_LENGTH, USER_AGENT};
-use kommo_files_model::retry::{Jitter, RetryDecision, RetryPolicy};
-use kommo_files_model::upload::{Action, SendFailure, SendFailureKind, UploadError, UploadMachine};
-use kommo_files_transport::{ErrorKind, Operation, OperationContext, Request, TransportError};
-
-use crate::Error;
-
-/// Counts the failures of one request and says how long to wait before the next attempt.
-#[derive(Debug)]
-pub(crate) struct Retrier {
-    policy: RetryPolicy,
-    failures: u32,
-    first_failure: Option<SystemTime>,
-    jitter: Jitter,
-}
-
-impl Retrier {
-    pub(crate) fn new(policy: RetryPolicy) -> Self {
-        Self {
-            policy,
-            failures: 0,
-            first_failure: None,
-            jitter: Jitter::new(seed()),
-        }
-    }
-
-    /// The attempt about to be made (1 for the first).
-    pub(crate) fn attempt(&self) -> u32 {
-        self.failures + 1
-    }
-
-    /// Records a failure; the wait before retrying, or `None` to give up.
-    pub(crate) fn failed(&mut self, hint: Option<Duration>) -> Option<Duration> {
-        let now = SystemTime::now();
-        self.failures += 1;
-        let first = *self.first_failure.get_or_insert(now);
-        match self
-            .policy
-            .decide(self.failures, first, now, hint, &mut self.jitter)
-        {
-            RetryDecision::RetryAfter(delay) => Some(delay),
-            _ => None,
-        }
-    }
-}
+use http::header::{HeaderValue, USER_AGENT};
+use kommo_files_model::upload::{PrefixHash, SendFailure, SendFailureKind, UploadRequest};
+use kommo_files_model::Operation;
+use kommo_files_transport::{ErrorKind, OperationContext, Request, TransportError};
 
 /// A jitter seed that differs between calls and processes.
 pub(crate) fn seed() -> u64 {
@@ -64,29 +24,82 @@ pub(crate) fn seed() -> u64 {
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
+/// Now, in Unix seconds.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What one attempt is, as the machines said: it becomes the request's [`OperationContext`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt(OperationContext);
+
+impl Attempt {
+    /// Attempt `attempt` (1-based) of an API call.
+    pub(crate) fn call(operation: Operation, attempt: u32) -> Self {
+        let context = OperationContext::new(transport_operation(operation), operation.is_idempotent());
+        Self(context.attempt(attempt))
+    }
+
+    /// Attempt `attempt` of an upload request of kind `kind`.
+    pub(crate) fn upload(kind: UploadRequest, attempt: u32) -> Self {
+        match kind {
+            UploadRequest::Part { number, .. } => {
+                let context = Self::call(Operation::UploadPart, attempt).0;
+                Self(context.part(number))
+            }
+            _ => Self::call(Operation::CreateSession, attempt),
+        }
+    }
+}
+
+/// The transport's name for an operation (the transport crate does not know the model).
+fn transport_operation(operation: Operation) -> kommo_files_transport::Operation {
+    use kommo_files_transport::Operation as T;
+    match operation {
+        Operation::DiscoverDrive => T::DiscoverDrive,
+        Operation::CreateSession => T::CreateSession,
+        Operation::UploadPart => T::UploadPart,
+        Operation::ListFiles => T::ListFiles,
+        Operation::GetFile => T::GetFile,
+        Operation::EditFile => T::EditFile,
+        Operation::DeleteFiles => T::DeleteFiles,
+        Operation::RestoreFiles => T::RestoreFiles,
+        Operation::ListVersions => T::ListVersions,
+        Operation::Download => T::Download,
+        Operation::EntityFiles => T::EntityFiles,
+        Operation::AttachFiles => T::AttachFiles,
+        Operation::DetachFiles => T::DetachFiles,
+        Operation::FileEntities => T::FileEntities,
+        Operation::AddNotes => T::AddNotes,
+        Operation::ReadNotes => T::ReadNotes,
+        Operation::GetEntity => T::GetEntity,
+        Operation::SetFileField => T::SetFileField,
+        _ => T::GetFile,
+    }
+}
+
 /// Stamps what every request carries: the operation context and the user agent.
-pub(crate) fn prepare(
-    mut request: Request,
-    context: OperationContext,
-    user_agent: &str,
-) -> Request {
-    context.attach(&mut request);
+pub(crate) fn prepare(mut request: Request, attempt: Attempt, user_agent: &str) -> Request {
+    attempt.0.attach(&mut request);
     if let Ok(value) = HeaderValue::from_str(user_agent) {
         request.headers_mut().insert(USER_AGENT, value);
     }
     request
 }
 
-/// The `Content-Length` a response announces.
-pub(crate) fn content_length<B>(response: &http::Response<B>) -> Option<u64> {
-    response
-        .headers()
-        .get(CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+/// A transport failure as the machines see it.
+pub(crate) fn send_failure(error: TransportError) -> SendFailure {
+    let kind = match error.kind() {
+        ErrorKind::Connect => SendFailureKind::Connect,
+        ErrorKind::Timeout => SendFailureKind::Timeout,
+        ErrorKind::Io => SendFailureKind::Io,
+        ErrorKind::Body => SendFailureKind::Body,
+        ErrorKind::Tls => SendFailureKind::Tls,
+        _ => SendFailureKind::Other,
+    };
+    SendFailure::new(kind, error.to_string())
 }
 
 /// The file name of `path`, for the session request.
@@ -103,75 +116,43 @@ pub(crate) fn sibling_temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Numbers the attempts of upload requests for their [`OperationContext`]: a request to the
-/// same URL as the previous one is its retry.
+/// A download destination that keeps only the SHA-256 of what it is given.
 #[derive(Debug, Default)]
-pub(crate) struct AttemptCounter {
-    last: Option<(http::Method, http::Uri)>,
-    attempt: u32,
-}
+pub(crate) struct Sha256Sink(PrefixHash);
 
-impl AttemptCounter {
-    pub(crate) fn context(
-        &mut self,
-        request: &Request,
-        machine: &UploadMachine,
-    ) -> OperationContext {
-        let key = (request.method().clone(), request.uri().clone());
-        self.attempt = if self.last.as_ref() == Some(&key) {
-            self.attempt + 1
-        } else {
-            1
-        };
-        self.last = Some(key);
-        let opens_session = request.uri().path().ends_with("/v1.0/sessions");
-        if opens_session {
-            return OperationContext::new(Operation::CreateSession, false).attempt(self.attempt);
-        }
-        let part = machine
-            .part_size()
-            .filter(|size| *size > 0)
-            .map_or(1, |size| machine.acknowledged() / size + 1);
-        OperationContext::new(Operation::UploadPart, true)
-            .attempt(self.attempt)
-            .part(part)
+impl Sha256Sink {
+    /// The lowercase hex SHA-256 of everything written.
+    pub(crate) fn hex(&self) -> String {
+        self.0.hex()
     }
 }
 
-/// A transport failure as the upload machine sees it.
-pub(crate) fn send_failure(error: TransportError) -> SendFailure {
-    let kind = match error.kind() {
-        ErrorKind::Connect => SendFailureKind::Connect,
-        ErrorKind::Timeout => SendFailureKind::Timeout,
-        ErrorKind::Io => SendFailureKind::Io,
-        ErrorKind::Body => SendFailureKind::Body,
-        ErrorKind::Tls => SendFailureKind::Tls,
-        _ => SendFailureKind::Other,
-    };
-    SendFailure::new(kind, error.to_string())
-}
+impl std::io::Write for Sha256Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
 
-/// An action the driver cannot take: a bug in the SDK, reported rather than panicking.
-pub(crate) fn driver_bug(action: &Action) -> Error {
-    Error::Upload {
-        error: UploadError::Transport(SendFailure::new(
-            SendFailureKind::Other,
-            format!("kommo-files driver bug: unexpected {action:?}"),
-        )),
-        checkpoint: None,
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
-/// The start of an error answer's body (enough for the problem JSON), or nothing if unreadable.
-pub(crate) fn error_body(chunk: Result<Option<Bytes>, TransportError>) -> Bytes {
-    chunk.ok().flatten().unwrap_or_default()
-}
+impl tokio::io::AsyncWrite for Sha256Sink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().0.update(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
 
-/// The `href` of a download link, or the error that there is none.
-pub(crate) fn download_href(link: Option<&kommo_files_model::wire::Link>) -> Result<&str, Error> {
-    link.map(|link| link.href.as_str())
-        .ok_or(Error::Download(crate::DownloadError::NoLink))
-}
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
 
-/// How much of a source is read at a time to hash the prefix a late checkpoint needs.
-pub(crate) const PREFIX_CHUNK: u64 = 8 * 1024 * 1024;
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

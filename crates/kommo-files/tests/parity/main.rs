@@ -21,6 +21,7 @@
 
 mod common;
 mod endpoints;
+mod exactly_once;
 mod faults;
 mod pacing;
 mod resume;
@@ -64,6 +65,7 @@ pub(crate) mod blocking {
     crate::uploads::scenarios!(maybe_async::must_be_sync);
     crate::faults::scenarios!(maybe_async::must_be_sync);
     crate::sessions::scenarios!(maybe_async::must_be_sync);
+    crate::exactly_once::scenarios!(maybe_async::must_be_sync);
     crate::resume::scenarios!(maybe_async::must_be_sync);
     crate::secrets::scenarios!(maybe_async::must_be_sync);
     crate::pacing::scenarios!(maybe_async::must_be_sync);
@@ -106,6 +108,7 @@ pub(crate) mod asynchronous {
     crate::uploads::scenarios!(maybe_async::must_be_async(AFIT));
     crate::faults::scenarios!(maybe_async::must_be_async(AFIT));
     crate::sessions::scenarios!(maybe_async::must_be_async(AFIT));
+    crate::exactly_once::scenarios!(maybe_async::must_be_async(AFIT));
     crate::resume::scenarios!(maybe_async::must_be_async(AFIT));
     crate::secrets::scenarios!(maybe_async::must_be_async(AFIT));
     crate::pacing::scenarios!(maybe_async::must_be_async(AFIT));
@@ -201,6 +204,24 @@ parity_tests! {
     sessions::expired_checkpoint_restarts =>
         blocking_expired_checkpoint_restarts,
         async_expired_checkpoint_restarts;
+    exactly_once::an_older_file_of_the_same_name_and_size_is_never_adopted =>
+        blocking_an_older_file_of_the_same_name_and_size_is_never_adopted,
+        async_an_older_file_of_the_same_name_and_size_is_never_adopted;
+    exactly_once::nothing_stored_means_upload_again =>
+        blocking_nothing_stored_means_upload_again,
+        async_nothing_stored_means_upload_again;
+    exactly_once::two_proven_candidates_are_reported_not_adopted =>
+        blocking_two_proven_candidates_are_reported_not_adopted,
+        async_two_proven_candidates_are_reported_not_adopted;
+    exactly_once::recovery_can_be_switched_off =>
+        blocking_recovery_can_be_switched_off,
+        async_recovery_can_be_switched_off;
+    exactly_once::a_new_version_is_found_by_its_bytes =>
+        blocking_a_new_version_is_found_by_its_bytes,
+        async_a_new_version_is_found_by_its_bytes;
+    exactly_once::a_resumed_upload_finds_the_file_its_last_part_stored =>
+        blocking_a_resumed_upload_finds_the_file_its_last_part_stored,
+        async_a_resumed_upload_finds_the_file_its_last_part_stored;
     resume::resumed_by_a_new_client =>
         blocking_resumed_by_a_new_client,
         async_resumed_by_a_new_client;

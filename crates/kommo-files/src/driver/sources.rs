@@ -1,0 +1,138 @@
+//! Where an upload's bytes come from: memory, a file (read where the upload asks) or a reader
+//! (read once, in order).
+
+use bytes::Bytes;
+use kommo_files_model::upload::PrefixHash;
+
+use super::io::*;
+use super::{flavour, fs, UploadRead};
+
+/// How much of a source is read at a time when hashing it (a late checkpoint, a recovery).
+const HASH_CHUNK: u64 = 8 * 1024 * 1024;
+
+/// Where an upload's bytes come from.
+#[flavour(AFIT)]
+pub(super) trait PartSource: Send {
+    async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<Bytes>;
+
+    /// Whether the source can be read again from byte 0 (a restarted upload needs it).
+    fn can_restart(&self) -> bool {
+        true
+    }
+
+    /// Whether any earlier bytes can be read again at any time, so that a hash of the prefix
+    /// can be taken when it is wanted.
+    fn rereadable(&self) -> bool {
+        true
+    }
+
+    /// The SHA-256 (lowercase hex) of the source's first `end` bytes; `None` if they cannot be
+    /// read again.
+    async fn sha256_of_prefix(&mut self, end: u64) -> Option<String> {
+        if !self.rereadable() {
+            return None;
+        }
+        let mut prefix = PrefixHash::default();
+        while prefix.len() < end {
+            let len = (end - prefix.len()).min(HASH_CHUNK) as usize;
+            prefix.update(&self.read_part(prefix.len(), len).await.ok()?);
+        }
+        Some(prefix.hex())
+    }
+}
+
+/// Bytes in memory.
+pub(super) struct BytesSource(pub(super) Bytes);
+
+/// A file, read where the upload asks (restarts and resumes can go back).
+pub(super) struct FileSource {
+    file: fs::File,
+    /// Where the next read starts without a seek (an async seek is a trip to tokio's blocking
+    /// pool, paid for every part if made each time); `None` when unknown.
+    position: Option<u64>,
+}
+
+impl FileSource {
+    pub(super) fn new(file: fs::File) -> Self {
+        Self {
+            file,
+            position: Some(0),
+        }
+    }
+}
+
+/// A reader read once from its start: it cannot go back, so a restart fails.
+pub(super) struct ReaderSource<R> {
+    reader: R,
+    position: u64,
+}
+
+impl<R> ReaderSource<R> {
+    pub(super) fn new(reader: R) -> Self {
+        Self {
+            reader,
+            position: 0,
+        }
+    }
+
+    /// Where the reader is.
+    pub(super) fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+#[flavour(AFIT)]
+impl PartSource for BytesSource {
+    async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        match start.checked_add(len).filter(|end| *end <= self.0.len()) {
+            Some(end) => Ok(self.0.slice(start..end)),
+            None => Err(std::io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+}
+
+#[flavour(AFIT)]
+impl PartSource for FileSource {
+    async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        if self.position.take() != Some(offset) {
+            self.file.seek(std::io::SeekFrom::Start(offset)).await?;
+        }
+        let mut buffer = vec![0; len];
+        let _ = self.file.read_exact(&mut buffer).await?;
+        self.position = Some(offset + len as u64);
+        Ok(Bytes::from(buffer))
+    }
+}
+
+#[flavour(AFIT)]
+impl<R: UploadRead> PartSource for ReaderSource<R> {
+    async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        if offset != self.position {
+            return Err(cannot_rewind(self.position));
+        }
+        let mut buffer = vec![0; len];
+        let _ = self.reader.read_exact(&mut buffer).await?;
+        self.position += len as u64;
+        Ok(Bytes::from(buffer))
+    }
+
+    fn can_restart(&self) -> bool {
+        self.position == 0
+    }
+
+    fn rereadable(&self) -> bool {
+        false
+    }
+}
+
+/// A reader that already gave bytes away cannot give them again.
+pub(super) fn cannot_rewind(position: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        format!(
+            "the reader is at byte {position} and cannot go back to byte 0 \
+             (a restarted upload needs a file or bytes)"
+        ),
+    )
+}
