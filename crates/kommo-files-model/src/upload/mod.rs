@@ -25,7 +25,7 @@ mod source;
 pub use checkpoint::{Checkpoint, CheckpointError, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use error::{ProtocolViolation, SendFailure, SendFailureKind, UploadError};
 pub use machine::{
-    Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, UploadState,
-    SESSION_LIFETIME,
+    Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, UploadRequest,
+    UploadState, SESSION_LIFETIME,
 };
 pub use source::{hex, ModifiedTime, PrefixHash, SourceChange, SourceFingerprint, SourceInfo};
