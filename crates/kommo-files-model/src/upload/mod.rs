@@ -20,6 +20,7 @@
 mod checkpoint;
 mod error;
 mod machine;
+pub mod recovery;
 mod source;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
