@@ -168,6 +168,102 @@ fn is_loopback(authority: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
+/// What stands in for a redacted part.
+const REDACTED: &str = "…";
+
+/// `url` fit for logs and `Debug`: the signed upload token and every query value replaced by
+/// `…`.
+///
+/// Scheme, host and port stay, and so does the path up to and including an `upload` segment;
+/// every later segment (the upload token) becomes `…`. Query names stay, their values go; a
+/// fragment and any `user:password@` go too. Anything that is neither an absolute URL nor an
+/// absolute path becomes `…`, so garbage never leaks whatever it holds.
+///
+/// ```
+/// use kommo_files_model::redact_url;
+/// assert_eq!(
+///     redact_url("https://drive-c.kommo.com/upload/abc.def?x=1"),
+///     "https://drive-c.kommo.com/upload/…?x=…"
+/// );
+/// assert_eq!(redact_url("/v1.0/sessions/upload/TOKEN"), "/v1.0/sessions/upload/…");
+/// assert_eq!(redact_url("https://drive-c.kommo.com/v1.0/files/f1"), "https://drive-c.kommo.com/v1.0/files/f1");
+/// assert_eq!(redact_url("not a url"), "…");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let without_fragment = url.split('#').next().unwrap_or_default();
+    let (before_query, query) = match without_fragment.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (without_fragment, None),
+    };
+    let Some((origin, path)) = split_origin(before_query) else {
+        return REDACTED.to_owned();
+    };
+    let mut out = origin;
+    out.push_str(&redact_path(path));
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        out.push('?');
+        out.push_str(&redact_query(query));
+    }
+    out
+}
+
+/// `scheme://host[:port]` (userinfo redacted) and the path; for an absolute path, no origin.
+fn split_origin(url: &str) -> Option<(String, &str)> {
+    if url.starts_with('/') && !url.starts_with("//") {
+        return Some((String::new(), url));
+    }
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme_ok = !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    if !scheme_ok {
+        return None;
+    }
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((_, host)) => (format!("{REDACTED}@"), host),
+        None => (String::new(), authority),
+    };
+    let host_ok = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    let host = if host_ok { host } else { REDACTED };
+    Some((format!("{scheme}://{userinfo}{host}"), path))
+}
+
+/// Every segment after an `upload` segment becomes `…`.
+fn redact_path(path: &str) -> String {
+    let mut after_upload = false;
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            let redacted = if after_upload && !segment.is_empty() {
+                REDACTED
+            } else {
+                segment
+            };
+            after_upload |= segment == "upload";
+            redacted
+        })
+        .collect();
+    segments.join("/")
+}
+
+/// `a=1&b=2` → `a=…&b=…`; a bare value without a name is redacted whole.
+fn redact_query(query: &str) -> String {
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}={REDACTED}"),
+            None if pair.is_empty() => String::new(),
+            None => REDACTED.to_owned(),
+        })
+        .collect();
+    pairs.join("&")
+}
+
 impl fmt::Display for BaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.origin)
@@ -250,6 +346,42 @@ mod tests {
                 http::Uri::try_from(base.join("/v1.0/files?x=%20")).is_ok(),
                 "{good}"
             );
+        }
+    }
+
+    #[test]
+    fn redaction_hides_upload_tokens_query_values_and_userinfo() {
+        let cases = [
+            (
+                "https://drive-c.kommo.com/upload/abc.def?x=1",
+                "https://drive-c.kommo.com/upload/…?x=…",
+            ),
+            (
+                "https://drive-c.kommo.com/v1.0/sessions/upload/TOKEN/more",
+                "https://drive-c.kommo.com/v1.0/sessions/upload/…/…",
+            ),
+            ("/v1.0/sessions/upload/TOKEN", "/v1.0/sessions/upload/…"),
+            ("/upload/", "/upload/"),
+            (
+                "http://127.0.0.1:8080/v1.0/files?filter[name]=a.pdf&page=2",
+                "http://127.0.0.1:8080/v1.0/files?filter[name]=…&page=…",
+            ),
+            ("https://[::1]:1/x?secret", "https://[::1]:1/x?…"),
+            ("https://h/x?a=1&&b", "https://h/x?a=…&&…"),
+            ("https://h/x?", "https://h/x"),
+            ("https://h/x#frag-secret", "https://h/x"),
+            ("https://user:pw@h/upload/t", "https://…@h/upload/…"),
+            ("https://drive-c.kommo.com", "https://drive-c.kommo.com"),
+            ("https://bad host secret/x", "https://…/x"),
+            ("secret-token", "…"),
+            ("//evil.example/upload/t", "…"),
+            ("", "…"),
+            ("://x", "…"),
+            ("Д://x/upload/Д", "…"),
+            ("https://Д/upload/Д?Д=Д", "https://…/upload/…?Д=…"),
+        ];
+        for (url, redacted) in cases {
+            assert_eq!(redact_url(url), redacted, "{url}");
         }
     }
 

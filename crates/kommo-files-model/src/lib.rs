@@ -36,7 +36,7 @@ mod token;
 pub mod upload;
 pub mod wire;
 
-pub use base_url::{BaseUrl, UrlError};
+pub use base_url::{redact_url, BaseUrl, UrlError};
 pub use error::ApiError;
 pub use operation::Operation;
 pub use retry_after::RetryAfter;

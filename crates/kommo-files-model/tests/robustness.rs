@@ -1,9 +1,11 @@
 //! Nothing a server, a file or a user can send makes the model panic.
 
 use bytes::Bytes;
+use kommo_files_model::download::{DownloadAction, DownloadMachine};
 use kommo_files_model::endpoint::{self, DriveHost};
+use kommo_files_model::retry::RetryPolicy;
 use kommo_files_model::upload::Checkpoint;
-use kommo_files_model::{AccessToken, BaseUrl, RetryAfter};
+use kommo_files_model::{redact_url, AccessToken, BaseUrl, RetryAfter};
 use proptest::prelude::*;
 
 fn drive() -> DriveHost {
@@ -101,6 +103,57 @@ proptest! {
             let _ = endpoint::redirect_request(&drive(), &previous, &candidate);
             let _ = endpoint::get_file_request(&drive(), &candidate);
             let _ = RetryAfter::parse(&candidate);
+            let _ = redact_url(&candidate);
+            let _ = DownloadMachine::new(drive(), &candidate, RetryPolicy::default(), 1);
+        }
+    }
+
+    /// Whatever the upload token and the query values, the redacted URL holds neither.
+    #[test]
+    fn redaction_never_shows_the_token(token in "[a-zA-Z0-9._~%-]{8,40}", value in "[a-zA-Z0-9%-]{8,20}") {
+        let url = format!("https://drive-c.kommo.com/v1.0/sessions/upload/{token}?sig={value}&exp=1");
+        let redacted = redact_url(&url);
+        prop_assert!(!redacted.contains(&token), "{}", redacted);
+        prop_assert!(!redacted.contains(&value), "{}", redacted);
+        prop_assert!(redacted.starts_with("https://drive-c.kommo.com/v1.0/sessions/upload/"));
+    }
+
+    /// Whatever head a server sends, and however many bytes follow, the download machine
+    /// neither panics nor loops.
+    #[test]
+    fn download_heads_never_panic(
+        heads in prop::collection::vec((100u16..600, "\\PC{0,30}", "\\PC{0,12}"), 1..8),
+        chunks in prop::collection::vec(0usize..10, 0..5),
+    ) {
+        let link = "https://drive-c.kommo.com/download/f/v/a.txt";
+        let mut machine = DownloadMachine::new(drive(), link, RetryPolicy::default(), 1).unwrap();
+        let mut now = std::time::UNIX_EPOCH;
+        let mut heads = heads.into_iter();
+        for _ in 0..200 {
+            match machine.poll_action(now) {
+                DownloadAction::Pace => machine.handle_slot(now),
+                DownloadAction::Wait { until } => now = until,
+                DownloadAction::Send { .. } => {
+                    let Some((status, location, length)) = heads.next() else { break };
+                    let mut head = http::Response::new(());
+                    *head.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                    if let Ok(value) = http::HeaderValue::from_str(&location) {
+                        head.headers_mut().insert(http::header::LOCATION, value);
+                    }
+                    if let Ok(value) = http::HeaderValue::from_str(&length) {
+                        head.headers_mut().insert(http::header::CONTENT_LENGTH, value.clone());
+                        head.headers_mut().insert(http::header::RETRY_AFTER, value);
+                    }
+                    machine.handle_head(Ok(head), now);
+                }
+                DownloadAction::ReadBody { .. } => {
+                    chunks.iter().for_each(|len| machine.handle_chunk(*len));
+                    machine.handle_end();
+                }
+                DownloadAction::ReadErrorBody { .. } => machine.handle_error_body(Bytes::new(), now),
+                DownloadAction::Done { .. } | DownloadAction::Failed(_) => break,
+                other => panic!("unexpected {other:?}"),
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kommo_files_model::retry::RetryPolicy;
 use kommo_files_model::upload::{
     Checkpoint, ModifiedTime, PrefixHash, ProtocolViolation, SendFailureKind, SessionLostPolicy,
-    SourceChange, SourceInfo, UploadConfig, UploadError, UploadEvent, UploadMachine,
+    SourceChange, SourceInfo, UploadConfig, UploadError, UploadEvent, UploadMachine, UploadRequest,
 };
 use proptest::prelude::*;
 use upload_sim::{drive, t0, FakeDrive, Fault, RetryMode, Sim, T0};
@@ -340,6 +340,31 @@ fn fault_table() {
                         UploadError::Protocol(ProtocolViolation::MoreExpected { .. })
                     )
                 },
+            },
+        ),
+        row(
+            "an unreadable success answer to the last part: it may be stored, not uploaded twice",
+            3 * PART,
+            vec![(4, Fault::Unreadable)],
+            Failure {
+                requests: 4,
+                check: |e| {
+                    matches!(
+                        e,
+                        UploadError::FinalPartUnconfirmed {
+                            session_id: 26_136_001
+                        }
+                    )
+                },
+            },
+        ),
+        row(
+            "an unreadable success answer to an earlier part is a bad answer",
+            3 * PART,
+            vec![(3, Fault::Unreadable)],
+            Failure {
+                requests: 3,
+                check: |e| matches!(e, UploadError::Protocol(ProtocolViolation::BadAnswer(_))),
             },
         ),
         row(
@@ -945,9 +970,11 @@ fn a_restored_machine_keeps_its_backoff_and_restarts() {
     let answer = sim.server.handle(sim.unsent.take().expect("request 4"));
     sim.machine.handle_response(answer, sim.now);
     let state = sim.machine.state().unwrap();
-    assert_eq!((state.restarts, state.failures), (1, 1));
-    assert_eq!(state.wait_until, Some(sim.now + Duration::from_secs(7)));
-    insta::assert_json_snapshot!("upload_state_v1", serde_json::to_value(&state).unwrap());
+    let json = serde_json::to_value(&state).unwrap();
+    assert_eq!((state.restarts(), &json["failures"]), (1, &1.into()));
+    let wait_until = serde_json::to_value(sim.now + Duration::from_secs(7)).unwrap();
+    assert_eq!(json["wait_until"], wait_until);
+    insta::assert_json_snapshot!("upload_state_v1", json);
 
     let json = serde_json::to_string(&state).unwrap();
     sim.machine =
@@ -969,8 +996,148 @@ fn a_state_taken_while_verifying_verifies_again() {
     let (mut sim, machine) = crash_and_resume(3 * PART as usize, 3, |_, _| {}, soon);
     sim.machine = machine.unwrap();
     let state = sim.machine.state().unwrap();
-    assert_eq!(state.checkpoint.as_ref().unwrap().offset, 2 * PART);
+    assert_eq!(state.checkpoint().unwrap().offset, 2 * PART);
     sim.machine = UploadMachine::from_state(drive(), state, soon).unwrap();
     sim.run().unwrap();
     assert_stored(&sim);
+}
+
+/// The SHA-256 of a whole source, as `source_sha256` must give it.
+fn sha256_of(bytes: &[u8]) -> String {
+    let mut hash = PrefixHash::default();
+    hash.update(bytes);
+    hash.hex()
+}
+
+#[test]
+fn sending_names_each_request_and_its_attempt() {
+    let part = |number, last| UploadRequest::Part { number, last };
+    let server = FakeDrive::new(PART)
+        .fault(3, Fault::Status(500, "", None))
+        .fault(4, Fault::Transport(SendFailureKind::Connect));
+    let mut sim = Sim::new(3 * PART as usize, server, UploadConfig::default());
+    sim.run().unwrap();
+    assert_eq!(
+        sim.sent,
+        [
+            (UploadRequest::OpenSession, 1),
+            (part(1, false), 1),
+            (part(2, false), 1),
+            (part(2, false), 2),
+            (part(2, false), 3),
+            (part(3, true), 1),
+        ]
+    );
+
+    // A 0-byte file: its one empty part is the last; a restart opens a session again.
+    let mut empty = Sim::new(0, FakeDrive::new(PART), UploadConfig::default());
+    empty.run().unwrap();
+    assert_eq!(
+        empty.sent,
+        [(UploadRequest::OpenSession, 1), (part(1, true), 1)]
+    );
+    let server = FakeDrive::new(PART).fault(3, Fault::Status(404, "{}", None));
+    let mut restarted = Sim::new(2 * PART as usize, server, UploadConfig::default());
+    restarted.run().unwrap();
+    assert_eq!(
+        restarted.sent,
+        [
+            (UploadRequest::OpenSession, 1),
+            (part(1, false), 1),
+            (part(2, true), 1),
+            (UploadRequest::OpenSession, 1),
+            (part(1, false), 1),
+            (part(2, true), 1),
+        ]
+    );
+}
+
+#[test]
+fn the_source_hash_is_known_after_an_unconfirmed_last_part() {
+    // An unreadable answer, and a lost answer then a 404 from a strict server.
+    let unreadable = FakeDrive::new(PART).fault(4, Fault::Unreadable);
+    let mut strict = FakeDrive::new(PART).fault(4, Fault::ResetAfterCommit);
+    strict.retry_mode = RetryMode::Strict;
+    for server in [unreadable, strict] {
+        let mut sim = Sim::new(3 * PART as usize - 5, server, UploadConfig::default());
+        let error = sim.run().unwrap_err();
+        assert!(
+            matches!(error, UploadError::FinalPartUnconfirmed { .. }),
+            "{error:?}"
+        );
+        assert_eq!(sim.machine.source_sha256(), Some(sha256_of(&sim.source)));
+        assert_eq!(sim.server.completed.as_ref(), Some(&sim.source));
+    }
+}
+
+#[test]
+fn the_source_hash_is_known_after_done_only_when_hashed() {
+    let mut sim = Sim::new(
+        2 * PART as usize + 1,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    sim.run().unwrap();
+    assert_eq!(sim.machine.source_sha256(), Some(sha256_of(&sim.source)));
+
+    let mut lazy = Sim::new(
+        2 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    lazy.machine = upload_sim::machine(2 * PART as usize).without_prefix_hash();
+    lazy.run().unwrap();
+    assert_eq!(
+        lazy.machine.source_sha256(),
+        None,
+        "the driver hashes its source"
+    );
+
+    // Mid-upload the machine has seen only part of the source.
+    let mut going = Sim::new(
+        3 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    assert!(going.run_until(2).is_none());
+    assert_eq!(going.machine.source_sha256(), None);
+}
+
+#[test]
+fn a_resumed_machine_knows_the_source_hash_only_after_verifying() {
+    let size = 3 * PART as usize;
+    let resume_at = t0() + Duration::from_secs(60);
+    let (mut sim, machine) = crash_and_resume(size, 3, |_, _| {}, resume_at);
+    sim.machine = machine.unwrap();
+    assert_eq!(sim.machine.source_sha256(), None, "still verifying");
+    sim.run().unwrap();
+    assert_eq!(sim.machine.source_sha256(), Some(sha256_of(&sim.source)));
+}
+
+#[test]
+fn checkpoint_debug_hides_the_upload_token_and_expiry_is_computed() {
+    let mut sim = Sim::new(
+        3 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    assert!(sim.run_until(2).is_none());
+    let checkpoint = sim.checkpoints().pop().unwrap();
+    assert!(checkpoint.next_url.ends_with("/upload/26136001-2"));
+    let debug = format!("{checkpoint:?}");
+    assert!(!debug.contains("26136001-2"), "{debug}");
+    assert!(
+        debug.contains(r#"next_url: "https://drive-c.kommo.com/upload/…""#),
+        "{debug}"
+    );
+
+    let expires_at = t0() + Duration::from_secs(86_400);
+    assert_eq!(checkpoint.expires_at(), expires_at);
+    let minute = Duration::from_secs(60);
+    assert!(!checkpoint.is_expired(t0(), minute));
+    assert!(!checkpoint.is_expired(expires_at - 2 * minute, minute));
+    assert!(checkpoint.is_expired(expires_at - minute, minute));
+    assert!(checkpoint.is_expired(expires_at, Duration::ZERO));
+    assert!(!checkpoint.is_expired(expires_at - Duration::from_millis(1), Duration::ZERO));
+    assert!(checkpoint.is_expired(t0(), Duration::MAX));
 }

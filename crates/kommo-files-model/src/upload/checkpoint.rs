@@ -1,10 +1,13 @@
 //! The resume checkpoint: a versioned JSON document that lets another process continue an upload.
 
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use serde::{Deserialize, Serialize};
 
 use super::SourceFingerprint;
 use crate::wire::NewSession;
-use crate::BaseUrl;
+use crate::{redact_url, BaseUrl};
 
 /// The value of [`Checkpoint::format`].
 pub const CHECKPOINT_FORMAT: &str = "kommo-files/upload-checkpoint";
@@ -14,14 +17,15 @@ pub const CHECKPOINT_VERSION: u32 = 1;
 /// Everything needed to continue an upload within its session's 24 hours: where the next part
 /// goes, how much the server has, and a fingerprint of the source to refuse a changed file.
 ///
-/// It holds no token: the process that resumes brings its own.
+/// It holds no access token: the process that resumes brings its own. `next_url` carries the
+/// session's signed upload token, so `Debug` shows it redacted (see [`redact_url`]).
 ///
 /// ```
 /// use kommo_files_model::upload::Checkpoint;
 /// let text = r#"{"format":"kommo-files/upload-checkpoint","version":99}"#;
 /// assert!(Checkpoint::from_json(text.as_bytes()).is_err()); // a newer format is refused
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Checkpoint {
     /// Always [`CHECKPOINT_FORMAT`].
@@ -73,6 +77,34 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
+    /// When the session expires (24 h after it was opened).
+    pub fn expires_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.session_expires_at)
+    }
+
+    /// Whether the session has expired at `now`, or will within `margin` (a part sent that
+    /// close to the end could arrive too late).
+    ///
+    /// ```
+    /// use kommo_files_model::upload::Checkpoint;
+    /// use std::time::Duration;
+    /// # let json = r#"{"format":"kommo-files/upload-checkpoint","version":1,
+    /// #   "drive_url":"https://drive-c.kommo.com","session":{"file_name":"a.txt","file_size":3},
+    /// #   "session_id":1,"next_url":"https://drive-c.kommo.com/upload/t","offset":0,
+    /// #   "max_part_size":4,"max_file_size":9,"session_opened_at":1000,"session_expires_at":87400,
+    /// #   "source":{"size":3,"modified":null,"prefix_sha256":""}}"#;
+    /// let checkpoint = Checkpoint::from_json(json.as_bytes())?;
+    /// let minute = Duration::from_secs(60);
+    /// assert!(!checkpoint.is_expired(checkpoint.expires_at() - 2 * minute, minute));
+    /// assert!(checkpoint.is_expired(checkpoint.expires_at() - minute, minute));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_expired(&self, now: SystemTime, margin: Duration) -> bool {
+        // A time too far in the future to add to is past any expiry.
+        now.checked_add(margin)
+            .is_none_or(|deadline| deadline >= self.expires_at())
+    }
+
     /// Serialises to pretty JSON.
     pub fn to_json(&self) -> Vec<u8> {
         // A struct of strings and integers always serialises.
@@ -104,5 +136,24 @@ impl Checkpoint {
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))
+    }
+}
+
+impl fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Checkpoint")
+            .field("format", &self.format)
+            .field("version", &self.version)
+            .field("drive_url", &self.drive_url)
+            .field("session", &self.session)
+            .field("session_id", &self.session_id)
+            .field("next_url", &redact_url(&self.next_url))
+            .field("offset", &self.offset)
+            .field("max_part_size", &self.max_part_size)
+            .field("max_file_size", &self.max_file_size)
+            .field("session_opened_at", &self.session_opened_at)
+            .field("session_expires_at", &self.session_expires_at)
+            .field("source", &self.source)
+            .finish()
     }
 }

@@ -141,12 +141,14 @@ pub enum UploadError {
         /// Restarts already made.
         restarts: u32,
     },
-    /// The answer to the last part was lost, and re-sending it found the session gone: the
-    /// server most likely stored the file. Not restarted, so as not to store it twice; look for
-    /// the file (by name, or a listing sorted by date) before uploading again.
+    /// Ambiguous outcome of the last part (its answer was lost or unreadable): the server may
+    /// well have stored the file (a lost answer then a 404 on re-sending, or a success status
+    /// whose body cannot be read). Not restarted, so as not to store it twice; look for the
+    /// file before uploading again (see [`recovery`](super::recovery) and
+    /// [`UploadMachine::source_sha256`](super::UploadMachine::source_sha256)).
     #[error(
-        "the answer to the last part was lost and session {session_id} is gone: the file was \
-         probably stored; check before uploading again"
+        "the answer to the last part of session {session_id} was lost or unreadable: the file \
+         may have been stored; check before uploading again"
     )]
     FinalPartUnconfirmed {
         /// The session that received the last part.

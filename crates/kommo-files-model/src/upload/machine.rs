@@ -146,34 +146,89 @@ pub enum UploadEvent {
 /// The serialisable state of an [`UploadMachine`] (see [`UploadMachine::state`]): the
 /// checkpoint of the open session, if any, plus what the machine was doing (retry count and
 /// wait, restarts, the jitter source). It holds no token and no file bytes.
+///
+/// Its JSON is the persisted form; the fields are read through accessors, and only
+/// [`UploadMachine::state`] makes one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct UploadState {
     /// Format version, the same as the checkpoint's.
-    pub version: u32,
+    version: u32,
     /// The drive host.
-    pub drive_url: crate::BaseUrl,
+    drive_url: crate::BaseUrl,
     /// What the session is opened with.
-    pub request: NewSession,
+    request: NewSession,
     /// The source.
-    pub source: SourceInfo,
+    source: SourceInfo,
     /// The upload's configuration.
-    pub config: UploadConfig,
+    config: UploadConfig,
     /// The jitter source, so a restored machine draws what the original would have.
-    pub jitter: Jitter,
+    jitter: Jitter,
     /// The open session, once there is one.
-    pub checkpoint: Option<Checkpoint>,
+    checkpoint: Option<Checkpoint>,
     /// Failures of the current request so far.
-    pub failures: u32,
+    failures: u32,
     /// When the first of them happened.
-    pub first_failure_at: Option<SystemTime>,
+    first_failure_at: Option<SystemTime>,
     /// Whether one of them may have reached the server (its answer was lost).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub failure_uncertain: bool,
+    failure_uncertain: bool,
     /// A backoff in progress.
-    pub wait_until: Option<SystemTime>,
+    wait_until: Option<SystemTime>,
     /// Session restarts so far.
-    pub restarts: u32,
+    restarts: u32,
+}
+
+impl UploadState {
+    /// Format version, the same as the checkpoint's ([`CHECKPOINT_VERSION`]).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The drive host the upload goes to.
+    pub fn drive_url(&self) -> &crate::BaseUrl {
+        &self.drive_url
+    }
+
+    /// What the session is (or will be) opened with.
+    pub fn request(&self) -> &NewSession {
+        &self.request
+    }
+
+    /// The source being uploaded.
+    pub fn source(&self) -> &SourceInfo {
+        &self.source
+    }
+
+    /// The upload's configuration.
+    pub fn config(&self) -> &UploadConfig {
+        &self.config
+    }
+
+    /// The checkpoint of the open session, once there is one.
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        self.checkpoint.as_ref()
+    }
+
+    /// Session restarts so far.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
+    }
+}
+
+/// Which request an [`Action::Send`] is (see [`UploadMachine::sending`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UploadRequest {
+    /// `POST /v1.0/sessions`: opening the session.
+    OpenSession,
+    /// One part of the file.
+    Part {
+        /// 1-based part number within the current session.
+        number: u64,
+        /// Whether this part ends the file.
+        last: bool,
+    },
 }
 
 /// The session being uploaded into.
@@ -400,7 +455,7 @@ impl UploadMachine {
             .base
             .check(&checkpoint.next_url)
             .map_err(UploadError::ForeignUrl)?;
-        if unix_seconds(now) + config.expiry_margin.as_secs() >= checkpoint.session_expires_at {
+        if checkpoint.is_expired(now, config.expiry_margin) {
             return Err(UploadError::SessionExpired {
                 expired_at: checkpoint.session_expires_at,
             });
@@ -492,6 +547,58 @@ impl UploadMachine {
             }
             Err(error) => self.fail(UploadError::ForeignUrl(error)),
         }
+    }
+
+    /// The request in flight (the one the last [`Action::Send`] returned): its kind and 1-based
+    /// attempt number; `None` when no request is in flight.
+    ///
+    /// ```
+    /// use kommo_files_model::upload::{Action, SourceInfo, UploadConfig, UploadMachine, UploadRequest};
+    /// use kommo_files_model::{endpoint::DriveHost, wire::NewSession, AccessToken, BaseUrl};
+    /// use std::time::UNIX_EPOCH;
+    ///
+    /// let drive = DriveHost::new(BaseUrl::parse("https://drive-c.kommo.com")?, AccessToken::new("t")?);
+    /// let mut machine = UploadMachine::new(
+    ///     drive, NewSession::new("a.txt", 3), SourceInfo::of_size(3), UploadConfig::default(), 1,
+    /// );
+    /// assert_eq!(machine.sending(), None);
+    /// assert!(matches!(machine.poll_action(UNIX_EPOCH), Action::Send(_)));
+    /// assert_eq!(machine.sending(), Some((UploadRequest::OpenSession, 1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn sending(&self) -> Option<(UploadRequest, u32)> {
+        let request = match self.in_flight? {
+            InFlight::Session => UploadRequest::OpenSession,
+            InFlight::Part => UploadRequest::Part {
+                number: self.part_number().unwrap_or(1),
+                last: self.is_last_part(),
+            },
+        };
+        Some((request, self.failures.count.saturating_add(1)))
+    }
+
+    /// Lowercase hex SHA-256 of the whole source, when the machine hashed all of it: its
+    /// acknowledged prefix (see [`UploadMachine::hashes_prefix`]) plus the buffered last part,
+    /// as after [`UploadError::FinalPartUnconfirmed`], or after [`Action::Done`]. `None`
+    /// otherwise: the driver then hashes its source itself.
+    ///
+    /// It identifies the file an ambiguous last part may have stored (see
+    /// [`recovery`](super::recovery)).
+    pub fn source_sha256(&self) -> Option<String> {
+        if !self.hashes_prefix || self.verification.is_some() {
+            return None;
+        }
+        let size = self.source.size;
+        if self.prefix.len() == size {
+            return Some(self.prefix.hex());
+        }
+        let part = self.part.as_ref()?;
+        if self.prefix.len() + part.len() as u64 != size {
+            return None;
+        }
+        let mut whole = self.prefix.clone();
+        whole.update(part);
+        Some(whole.hex())
     }
 
     /// The next event, if any. Drain after every step.
@@ -739,17 +846,22 @@ impl UploadMachine {
         let outcome = match endpoint::parse_upload_part(&response) {
             Ok(outcome) => outcome,
             Err(error @ ApiError::Decode { .. }) => {
-                self.fail(UploadError::Protocol(ProtocolViolation::BadAnswer(
-                    Box::new(error),
-                )));
+                // A success status to the last part means the server may well have stored the
+                // file; only its answer is unreadable. Starting over could store it twice.
+                if self.is_last_part() {
+                    self.fail_unconfirmed();
+                } else {
+                    self.fail(UploadError::Protocol(ProtocolViolation::BadAnswer(
+                        Box::new(error),
+                    )));
+                }
                 return;
             }
             Err(error) if error.status() == StatusCode::NOT_FOUND => {
                 // After a lost answer to the last part, a 404 most likely means the server
                 // completed the file and closed the session: starting over would store it twice.
                 if self.failures.uncertain && self.is_last_part() {
-                    let session_id = self.session.as_ref().map_or(0, |s| s.id);
-                    self.fail(UploadError::FinalPartUnconfirmed { session_id });
+                    self.fail_unconfirmed();
                     return;
                 }
                 return self.session_lost();
@@ -888,6 +1000,13 @@ impl UploadMachine {
         self.events.push_back(UploadEvent::Restarted {
             restart: self.restarts,
         });
+    }
+
+    /// The last part may be stored. The buffered part is kept: with the prefix hash it gives
+    /// [`UploadMachine::source_sha256`], which identifies the stored file.
+    fn fail_unconfirmed(&mut self) {
+        let session_id = self.session.as_ref().map_or(0, |s| s.id);
+        self.fail(UploadError::FinalPartUnconfirmed { session_id });
     }
 
     fn fail(&mut self, error: UploadError) -> Action {

@@ -20,12 +20,13 @@
 mod checkpoint;
 mod error;
 mod machine;
+pub mod recovery;
 mod source;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use error::{ProtocolViolation, SendFailure, SendFailureKind, UploadError};
 pub use machine::{
-    Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, UploadState,
-    SESSION_LIFETIME,
+    Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, UploadRequest,
+    UploadState, SESSION_LIFETIME,
 };
 pub use source::{hex, ModifiedTime, PrefixHash, SourceChange, SourceFingerprint, SourceInfo};

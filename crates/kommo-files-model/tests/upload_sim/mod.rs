@@ -8,7 +8,7 @@ use http::{Request, Response, StatusCode};
 use kommo_files_model::endpoint::DriveHost;
 use kommo_files_model::upload::{
     Action, Checkpoint, SendFailure, SendFailureKind, SourceInfo, UploadConfig, UploadError,
-    UploadEvent, UploadMachine,
+    UploadEvent, UploadMachine, UploadRequest,
 };
 use kommo_files_model::wire::{FileObject, NewSession};
 use kommo_files_model::{AccessToken, BaseUrl};
@@ -55,6 +55,8 @@ pub enum Fault {
     NonFinal200,
     /// Answer `next_url` even for the last part.
     MoreExpected,
+    /// Process the part as usual, then answer 200 with a body that is not JSON.
+    Unreadable,
 }
 
 /// How the simulated server treats a part re-sent to a URL it already answered.
@@ -238,6 +240,10 @@ impl FakeDrive {
                 file_response(id, received)
             }
         };
+        let answer = match fault {
+            Some(Fault::Unreadable) => respond(200, "<html>gateway</html>".into()),
+            _ => answer,
+        };
         let session = self.sessions.get_mut(&id).unwrap();
         session.last = Some((part, body.len(), answer.clone()));
         answer
@@ -286,6 +292,8 @@ pub struct Sim {
     pub reads: Vec<(u64, usize)>,
     /// The request a stopped run did not send.
     pub unsent: Option<Request<Bytes>>,
+    /// What [`UploadMachine::sending`] said of every request sent.
+    pub sent: Vec<(UploadRequest, u32)>,
 }
 
 impl Sim {
@@ -301,6 +309,7 @@ impl Sim {
             waits: Vec::new(),
             reads: Vec::new(),
             unsent: None,
+            sent: Vec::new(),
         }
     }
 
@@ -322,9 +331,12 @@ impl Sim {
                         self.unsent = Some(request);
                         return None;
                     }
+                    let sending = self.machine.sending().expect("a request in flight");
+                    self.sent.push(sending);
                     let answer = self.server.handle(request);
                     self.now += Duration::from_millis(10);
                     self.machine.handle_response(answer, self.now);
+                    assert_eq!(self.machine.sending(), None, "answered");
                 }
                 Action::Wait { until } => {
                     assert!(until > self.now, "a wait must lie in the future");
