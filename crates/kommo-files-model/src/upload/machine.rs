@@ -141,6 +141,23 @@ pub enum UploadEvent {
         /// Restarts so far.
         restart: u32,
     },
+    /// A saved checkpoint could not be continued (the source changed, the session expired,
+    /// the checkpoint is damaged), so the upload starts over. Emitted by the drivers, which
+    /// load checkpoints.
+    CheckpointRefused {
+        /// Why, in words.
+        reason: String,
+    },
+    /// After an ambiguous last part, the stored file was found and proven to be this upload
+    /// (created since the session opened, same SHA-256): it is the upload's result. Emitted
+    /// by the drivers (see [`crate::upload::recovery`]).
+    FinalPartFound {
+        /// The file's UUID.
+        file_uuid: String,
+    },
+    /// After an ambiguous last part, no file was stored: the upload starts again in a new
+    /// session, from byte 0. Emitted by the drivers.
+    FinalPartNotStored,
 }
 
 /// The serialisable state of an [`UploadMachine`] (see [`UploadMachine::state`]): the
@@ -760,6 +777,24 @@ impl UploadMachine {
         machine.wait_until = state.wait_until;
         machine.restarts = state.restarts;
         Ok(machine)
+    }
+
+    /// A fresh machine for the same upload (same drive, request, source and configuration): a
+    /// new session from byte 0, as after an ambiguous last part that turned out to store
+    /// nothing (see [`crate::upload::recovery`]).
+    pub fn start_over(&self, jitter_seed: u64) -> Self {
+        let machine = Self::new(
+            self.drive.clone(),
+            self.request.clone(),
+            self.source,
+            self.config.clone(),
+            jitter_seed,
+        );
+        if self.hashes_prefix {
+            machine
+        } else {
+            machine.without_prefix_hash()
+        }
     }
 
     /// Bytes the server has acknowledged in the current session.

@@ -51,83 +51,80 @@ impl Client {
             Some(file_uuid) => self.stored_version(&checkpoint, file_uuid, &source_sha256).await,
             None => self.stored_file(&checkpoint, &source_sha256).await,
         };
-        match found {
-            Ok((Verdict::Adopt(file), _)) => Ok(Some(file)),
-            Ok((Verdict::UploadAgain, _)) => Ok(None),
-            Ok((_, candidates)) => Err(Error::final_part_unproven(checkpoint, candidates, None)),
-            Err(cause) => Err(Error::final_part_unproven(checkpoint, Vec::new(), Some(cause))),
+        let (verdict, candidates) = match found {
+            Ok(found) => found,
+            Err(cause) => return Err(Error::final_part_unproven(checkpoint, Vec::new(), Some(cause))),
+        };
+        match verdict {
+            Verdict::Adopt(file_uuid) => match self.get_file(&file_uuid).await? {
+                Some(file) => Ok(Some(file)),
+                // Proven a moment ago, gone now (deleted meanwhile): not ours to decide.
+                None => Err(Error::final_part_unproven(checkpoint, candidates, None)),
+            },
+            Verdict::UploadAgain => Ok(None),
+            _ => Err(Error::final_part_unproven(checkpoint, candidates, None)),
         }
     }
 
-    /// Among new files of the upload's name and size, the one whose bytes are the source's.
+    /// Among new files of the upload's name and size, the one whose bytes are the source's:
+    /// the verdict on its UUID, and the UUIDs of every candidate.
     async fn stored_file(
         &self,
         checkpoint: &Checkpoint,
         source_sha256: &str,
-    ) -> Result<(Verdict<FileObject>, Vec<String>), Error> {
+    ) -> Result<(Verdict<String>, Vec<String>), Error> {
         let query = recovery::recovery_query(checkpoint, CLOCK_SKEW);
         let mut candidates = Vec::new();
         let mut page = self.list_page(&query).await?;
         loop {
-            let fitting = page.files.iter();
-            candidates.extend(
-                fitting
-                    .filter(|file| recovery::is_candidate_file(file, checkpoint, CLOCK_SKEW))
-                    .cloned(),
-            );
+            let fitting = page
+                .files
+                .iter()
+                .filter(|file| recovery::is_candidate_file(file, checkpoint, CLOCK_SKEW));
+            candidates.extend(fitting.cloned());
             match self.next_page(&page).await? {
                 Some(next) => page = next,
                 None => break,
             }
         }
-        let mut proven = Vec::new();
-        let unchecked = candidates.len().saturating_sub(MAX_CHECKED);
         let names: Vec<String> = candidates.iter().map(|f| f.uuid.clone()).collect();
+        let unchecked = candidates.len().saturating_sub(MAX_CHECKED);
+        let mut proven = Vec::new();
         for file in candidates.into_iter().take(MAX_CHECKED) {
-            let Some(link) = file.download_url() else {
-                continue;
-            };
-            if self.sha256_of_link(link).await? == source_sha256 {
-                proven.push(file);
+            if let Some(link) = file.download_url() {
+                if self.sha256_of_link(link).await? == source_sha256 {
+                    proven.push(file.uuid);
+                }
             }
         }
         Ok((recovery::verdict(proven, unchecked), names))
     }
 
     /// Among the file's versions created since the session opened with the upload's size, the
-    /// one whose bytes are the source's; adopted as the file it belongs to.
+    /// one whose bytes are the source's: the verdict on the file it belongs to, and the UUIDs
+    /// of every candidate version.
     async fn stored_version(
         &self,
         checkpoint: &Checkpoint,
         file_uuid: &str,
         source_sha256: &str,
-    ) -> Result<(Verdict<FileObject>, Vec<String>), Error> {
+    ) -> Result<(Verdict<String>, Vec<String>), Error> {
         let versions = self.versions(file_uuid).await?;
         let candidates: Vec<_> = versions
             .into_iter()
             .filter(|version| recovery::is_candidate_version(version, checkpoint, CLOCK_SKEW))
             .collect();
-        let unchecked = candidates.len().saturating_sub(MAX_CHECKED);
         let names: Vec<String> = candidates.iter().map(|v| v.uuid.clone()).collect();
+        let unchecked = candidates.len().saturating_sub(MAX_CHECKED);
         let mut proven = Vec::new();
         for version in candidates.into_iter().take(MAX_CHECKED) {
-            let Some(link) = version.links.download.as_ref() else {
-                continue;
-            };
-            if self.sha256_of_link(&link.href).await? == source_sha256 {
-                proven.push(version);
+            if let Some(link) = &version.links.download {
+                if self.sha256_of_link(&link.href).await? == source_sha256 {
+                    proven.push(file_uuid.to_owned());
+                }
             }
         }
-        let verdict = match recovery::verdict(proven, unchecked) {
-            // The version is ours: the file it belongs to is the upload's result.
-            Verdict::Adopt(_) => match self.get_file(file_uuid).await? {
-                Some(file) => Verdict::Adopt(file),
-                None => Verdict::UploadAgain,
-            },
-            Verdict::UploadAgain => Verdict::UploadAgain,
-            Verdict::Ambiguous { proven, unproven } => Verdict::Ambiguous { proven, unproven },
-        };
-        Ok((verdict, names))
+        Ok((recovery::verdict(proven, unchecked), names))
     }
 
     /// The SHA-256 of what a download link serves.

@@ -74,11 +74,6 @@ impl<R> ReaderSource<R> {
             position: 0,
         }
     }
-
-    /// Where the reader is.
-    pub(super) fn position(&self) -> u64 {
-        self.position
-    }
 }
 
 #[flavour(AFIT)]

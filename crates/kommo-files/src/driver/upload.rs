@@ -7,7 +7,7 @@ use bytes::Bytes;
 use kommo_files_model::upload::{
     Action, Checkpoint, SourceInfo, UploadError, UploadEvent, UploadMachine,
 };
-use kommo_files_model::wire::FileObject;
+use kommo_files_model::wire::{FileObject, NewSession};
 
 use super::sources::{cannot_rewind, BytesSource, FileSource, PartSource, ReaderSource};
 use super::{files_available, flavour, fs, Client, UploadRead};
@@ -170,7 +170,10 @@ impl Client {
         if let Some(reason) = refusal {
             options.observe(&UploadEvent::CheckpointRefused { reason }, info.size)?;
         }
-        let machine = self.new_machine(name, info, &source, &options).await?;
+        // Nobody keeps checkpoints: hash the prefix only if an error needs one.
+        let lazy_hash = !options.observes_checkpoints() && source.rereadable();
+        let session = options.session(name, info.size);
+        let machine = self.new_machine(session, info, lazy_hash).await?;
         self.finish(machine, &mut source, &mut options).await
     }
 
@@ -189,22 +192,15 @@ impl Client {
         self.finish(machine, &mut source, &mut options).await
     }
 
-    async fn new_machine<S: PartSource>(
+    async fn new_machine(
         &self,
-        name: &str,
+        session: NewSession,
         info: SourceInfo,
-        source: &S,
-        options: &UploadOptions,
+        lazy_hash: bool,
     ) -> Result<UploadMachine, Error> {
-        let session = options.session(name, info.size);
         let config = self.inner.config.upload_config();
         let machine = UploadMachine::new(self.drive().await?, session, info, config, support::seed());
-        // Nobody keeps checkpoints: hash the prefix only if an error needs one.
-        Ok(if !options.observes_checkpoints() && source.rereadable() {
-            machine.without_prefix_hash()
-        } else {
-            machine
-        })
+        Ok(if lazy_hash { machine.without_prefix_hash() } else { machine })
     }
 
     /// A machine continuing `checkpoint`, or why the checkpoint cannot be continued.
@@ -256,10 +252,7 @@ impl Client {
                         return Err(Error::io("uploading again after the last part was lost", reading));
                     }
                     options.observe(&UploadEvent::FinalPartNotStored, machine.total())?;
-                    let session = machine.session_request().clone();
-                    let info = machine.source_info();
-                    let config = self.inner.config.upload_config();
-                    machine = UploadMachine::new(self.drive().await?, session, info, config, support::seed());
+                    machine = machine.start_over(support::seed());
                 }
             }
         }

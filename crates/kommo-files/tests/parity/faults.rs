@@ -12,7 +12,7 @@ macro_rules! scenarios {
             use kommo_files::model::endpoint::FileQuery;
             use kommo_files::model::upload::{UploadError, UploadEvent};
             use kommo_files::model::wire::{AttachmentNote, EntityType};
-            use kommo_files::transport::Operation;
+            use kommo_files::Operation;
             use kommo_files::{DownloadError, Error, UploadOptions};
             use kommo_files_emulator::{Fault, FaultAction, Scope, TokenGrant};
 

@@ -73,6 +73,7 @@ macro_rules! scenarios {
                     let checkpoint = match outcome {
                         Err(Error::Cancelled {
                             checkpoint: Some(checkpoint),
+                            ..
                         }) => *checkpoint,
                         other => panic!("{via}: {other:?}"),
                     };

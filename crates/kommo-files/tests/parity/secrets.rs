@@ -173,7 +173,8 @@ macro_rules! scenarios {
                     matches!(
                         &error,
                         Error::Cancelled {
-                            checkpoint: Some(_)
+                            checkpoint: Some(_),
+                            ..
                         }
                     ),
                     "{error:?}"
