@@ -45,8 +45,8 @@ mod timeouts;
 mod ureq_adapter;
 
 pub use asynchronous::{
-    async_fn_streaming_transport, async_fn_transport, AsyncFnStreamingTransport,
-    AsyncFnTransport, AsyncTransport, SharedAsyncTransport,
+    async_fn_streaming_transport, async_fn_transport, AsyncFnStreamingTransport, AsyncFnTransport,
+    AsyncTransport, SharedAsyncTransport,
 };
 pub use blocking::{
     fn_streaming_transport, fn_transport, BlockingTransport, FnStreamingTransport, FnTransport,

@@ -132,25 +132,27 @@ async fn watch<F: Future>(
     progress: &Progress,
     idle: Idle,
 ) -> Result<F::Output, TransportError> {
+    // The body moves (and may finish) between checks, so look again at least this often.
+    let tick = (idle.read.min(idle.write) / 8).max(Duration::from_millis(1));
     let mut execute = std::pin::pin!(execute);
     loop {
         let (last, sent) = progress.get();
         let bound = if sent { idle.read } else { idle.write };
-        match tokio::time::timeout_at(last + bound, &mut execute).await {
-            Ok(output) => return Ok(output),
-            Err(_) => {
-                if progress.get() == (last, sent) {
-                    let what = if sent {
-                        "no response"
-                    } else {
-                        "the request body stalled"
-                    };
-                    return Err(TransportError::new(
-                        ErrorKind::Timeout,
-                        format!("{what} for {} ms", bound.as_millis()),
-                    ));
-                }
-            }
+        let deadline = last + bound;
+        let check = deadline.min(Instant::now() + tick);
+        if let Ok(output) = tokio::time::timeout_at(check, &mut execute).await {
+            return Ok(output);
+        }
+        if progress.get() == (last, sent) && Instant::now() >= deadline {
+            let what = if sent {
+                "no response"
+            } else {
+                "the request body stalled"
+            };
+            return Err(TransportError::new(
+                ErrorKind::Timeout,
+                format!("{what} for {} ms", bound.as_millis()),
+            ));
         }
     }
 }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use kommo_files_transport::{
-    async_fn_transport, AsyncTransport, ReqwestTransport, SharedAsyncTransport, Timeouts,
+    async_fn_streaming_transport, async_fn_transport, AsyncTransport, ReqwestTransport,
+    SharedAsyncTransport, Timeouts,
 };
 
 use crate::common::{emulator_builder, Async, Recording, Seen};
@@ -30,10 +31,26 @@ mod shared {
     ));
     async_scenarios!(|timeouts: Timeouts| Async(
         SharedAsyncTransport::new(reqwest(timeouts))
-    ); streaming_returns_before_the_body, read_timeout_is_timeout);
+    ); streaming_returns_before_the_body, read_timeout_is_timeout, body_limit_applies_to_send);
 }
 
-/// Closures around the adapter (their `send_streaming` is the buffered default).
+/// A streaming closure around the adapter: it streams like the adapter itself.
+mod streaming_closure {
+    use super::*;
+
+    adapter_scenarios!(async_scenarios, |timeouts: Timeouts| {
+        let inner = reqwest(timeouts);
+        Async(async_fn_streaming_transport(
+            move |request| {
+                let inner = inner.clone();
+                async move { inner.send_streaming(request).await }
+            },
+            tokio::time::sleep,
+        ))
+    });
+}
+
+/// Buffered closures around the adapter (their `send_streaming` wraps the bytes).
 mod closure {
     use super::*;
 
