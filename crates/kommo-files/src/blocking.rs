@@ -81,7 +81,7 @@ impl Client {
         config: ClientConfig,
         transport: impl BlockingTransport + 'static,
     ) -> Self {
-        Self::from_parts(config, std::sync::Arc::new(transport))
+        Self::from_parts(config, SharedBlockingTransport::new(transport))
     }
 
     /// Every file matching `query`, page after page, as an iterator.
