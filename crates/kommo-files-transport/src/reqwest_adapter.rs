@@ -133,17 +133,22 @@ async fn watch<F: Future>(
     idle: Idle,
 ) -> Result<F::Output, TransportError> {
     // The body moves (and may finish) between checks, so look again at least this often.
-    let tick = (idle.read.min(idle.write) / 8).max(Duration::from_millis(1));
+    let tick =
+        (idle.read.min(idle.write) / 8).clamp(Duration::from_millis(1), Duration::from_secs(1));
     let mut execute = std::pin::pin!(execute);
     loop {
         let (last, sent) = progress.get();
         let bound = if sent { idle.read } else { idle.write };
-        let deadline = last + bound;
-        let check = deadline.min(Instant::now() + tick);
+        // A bound too large to add is no bound.
+        let deadline = last.checked_add(bound);
+        let now = Instant::now();
+        let next = now.checked_add(tick).unwrap_or(now);
+        let check = deadline.map_or(next, |deadline| deadline.min(next));
         if let Ok(output) = tokio::time::timeout_at(check, &mut execute).await {
             return Ok(output);
         }
-        if progress.get() == (last, sent) && Instant::now() >= deadline {
+        let expired = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        if expired && progress.get() == (last, sent) {
             let what = if sent {
                 "no response"
             } else {

@@ -140,3 +140,19 @@ async fn debug_shows_only_the_type_name() {
     assert_eq!(debug, "AsyncFnTransport");
     assert!(!debug.contains(&token) && !debug.contains(emulator.account_url()));
 }
+
+#[tokio::test]
+async fn huge_timeouts_are_no_timeouts() {
+    let emulator = emulator_builder().start_async().await.unwrap();
+    let forever = Duration::MAX;
+    let transport = reqwest(Timeouts::default().read(forever).write(forever));
+    let mut request = crate::common::account_request(&emulator);
+    *request.method_mut() = http::Method::POST;
+    *request.body_mut() = bytes::Bytes::from_static(b"{}");
+    transport.send(request).await.unwrap();
+    let response = transport
+        .send(crate::common::account_request(&emulator))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

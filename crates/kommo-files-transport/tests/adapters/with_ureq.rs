@@ -164,3 +164,14 @@ fn debug_shows_only_the_type_name() {
     assert_eq!(debug, "FnTransport");
     assert!(!debug.contains(&token) && !debug.contains(emulator.account_url()));
 }
+
+#[test]
+fn huge_timeouts_are_no_timeouts() {
+    let emulator = emulator_builder().start().unwrap();
+    let forever = std::time::Duration::MAX;
+    let transport = UreqTransport::new(Timeouts::default().read(forever).write(forever));
+    let response = transport
+        .send(crate::common::account_request(&emulator))
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
