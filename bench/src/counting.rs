@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kommo_files::transport::{
-    AsyncTransport, BlockingTransport, Request, ReqwestTransport, Response, Timeouts,
-    TransportError, UreqTransport,
+    AsyncBody, AsyncTransport, BlockingBody, BlockingTransport, Request, ReqwestTransport,
+    Timeouts, TransportError, UreqTransport,
 };
 
 /// What the wrappers saw, shared with the scenario.
@@ -57,9 +57,12 @@ impl CountingUreq {
 }
 
 impl BlockingTransport for CountingUreq {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<BlockingBody>, TransportError> {
         self.tally.note(&request);
-        self.inner.send(request)
+        self.inner.send_streaming(request)
     }
 }
 
@@ -80,12 +83,12 @@ impl CountingReqwest {
 }
 
 impl AsyncTransport for CountingReqwest {
-    fn send(
+    fn send_streaming(
         &self,
         request: Request,
-    ) -> impl Future<Output = Result<Response, TransportError>> + Send {
+    ) -> impl Future<Output = Result<http::Response<AsyncBody>, TransportError>> + Send {
         self.tally.note(&request);
-        self.inner.send(request)
+        self.inner.send_streaming(request)
     }
 
     fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send {

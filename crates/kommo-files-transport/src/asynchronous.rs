@@ -299,3 +299,110 @@ impl<F, S> fmt::Debug for AsyncFnStreamingTransport<F, S> {
         f.write_str("AsyncFnStreamingTransport")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::{AsyncBodySource, ErrorKind, DEFAULT_BODY_LIMIT};
+
+    /// `len` bytes of `b'a'`, 1 MiB at a time.
+    struct Generated(usize);
+
+    impl AsyncBodySource for Generated {
+        fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, TransportError>> {
+            let take = self.0.min(1 << 20);
+            self.0 -= take;
+            Box::pin(async move { Ok((take > 0).then(|| Bytes::from(vec![b'a'; take]))) })
+        }
+    }
+
+    /// Implements only the required methods.
+    struct StreamingOnly {
+        len: usize,
+        streamed: AtomicUsize,
+    }
+
+    impl AsyncTransport for StreamingOnly {
+        async fn send_streaming(
+            &self,
+            _request: Request,
+        ) -> Result<http::Response<AsyncBody>, TransportError> {
+            self.streamed.fetch_add(1, Ordering::Relaxed);
+            let mut response = http::Response::new(AsyncBody::from_source(Generated(self.len)));
+            *response.status_mut() = http::StatusCode::ACCEPTED;
+            Ok(response)
+        }
+
+        async fn sleep(&self, _duration: Duration) {}
+    }
+
+    fn streaming_only(len: usize) -> StreamingOnly {
+        StreamingOnly {
+            len,
+            streamed: AtomicUsize::new(0),
+        }
+    }
+
+    fn request() -> Request {
+        http::Request::new(Bytes::new())
+    }
+
+    #[tokio::test]
+    async fn provided_send_reads_the_stream_up_to_the_limit() {
+        let small = streaming_only(3_000_000);
+        let response = small.send(request()).await.unwrap();
+        assert_eq!(response.status(), 202);
+        assert_eq!(response.body().len(), 3_000_000);
+        assert_eq!(small.streamed.load(Ordering::Relaxed), 1);
+
+        let at = streaming_only(DEFAULT_BODY_LIMIT);
+        assert_eq!(
+            at.send(request()).await.unwrap().body().len(),
+            DEFAULT_BODY_LIMIT
+        );
+        let over = streaming_only(DEFAULT_BODY_LIMIT + 1);
+        let error = over.send(request()).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TooLarge);
+        let body = over.send_streaming(request()).await.unwrap().into_body();
+        let all = body.read_to_end(usize::MAX).await.unwrap();
+        assert_eq!(all.len(), DEFAULT_BODY_LIMIT + 1);
+    }
+
+    #[tokio::test]
+    async fn handles_forward_both_methods() {
+        let big = DEFAULT_BODY_LIMIT + 10;
+        let make = move || {
+            async_fn_transport(
+                move |_request| async move { Ok(http::Response::new(Bytes::from(vec![0; big]))) },
+                |_duration| async {},
+            )
+        };
+        let shared = SharedAsyncTransport::new(make());
+        assert_eq!(shared.send(request()).await.unwrap().body().len(), big);
+        let arc = Arc::new(make());
+        assert_eq!(arc.send(request()).await.unwrap().body().len(), big);
+        let streamed = shared.send_streaming(request()).await.unwrap().into_body();
+        assert_eq!(streamed.read_to_end(big).await.unwrap().len(), big);
+
+        let inner = Arc::new(streaming_only(2));
+        let shared = SharedAsyncTransport::new(Arc::clone(&inner));
+        assert_eq!(shared.clone().send(request()).await.unwrap().body(), "aa");
+        shared.send_streaming(request()).await.unwrap();
+        assert_eq!(inner.streamed.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn streaming_closures() {
+        let transport = async_fn_streaming_transport(
+            |_request| async { Ok(http::Response::new(AsyncBody::from_bytes("xyz".into()))) },
+            tokio::time::sleep,
+        );
+        assert_eq!(transport.send(request()).await.unwrap().body(), "xyz");
+        transport.sleep(Duration::from_millis(1)).await;
+        assert_eq!(format!("{transport:?}"), "AsyncFnStreamingTransport");
+    }
+}

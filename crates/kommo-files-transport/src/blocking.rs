@@ -224,3 +224,132 @@ impl<F> fmt::Debug for FnStreamingTransport<F> {
         f.write_str("FnStreamingTransport")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::ErrorKind;
+
+    /// Implements only the required method; answers `len` bytes, streamed from a generator.
+    struct StreamingOnly {
+        len: u64,
+        streamed: AtomicUsize,
+    }
+
+    impl StreamingOnly {
+        fn new(len: usize) -> Self {
+            Self {
+                len: len as u64,
+                streamed: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl BlockingTransport for StreamingOnly {
+        fn send_streaming(
+            &self,
+            request: Request,
+        ) -> Result<http::Response<BlockingBody>, TransportError> {
+            self.streamed.fetch_add(1, Ordering::Relaxed);
+            let mut response = http::Response::new(BlockingBody::from_reader(
+                std::io::repeat(b'a').take(self.len),
+            ));
+            *response.status_mut() = http::StatusCode::CREATED;
+            let path = request.uri().path().to_owned();
+            response
+                .headers_mut()
+                .insert("x-path", path.parse().unwrap());
+            Ok(response)
+        }
+    }
+
+    fn request() -> Request {
+        http::Request::get("http://h/p").body(Bytes::new()).unwrap()
+    }
+
+    #[test]
+    fn provided_send_reads_the_stream() {
+        let transport = StreamingOnly::new(100_000);
+        let response = transport.send(request()).unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["x-path"], "/p");
+        assert_eq!(response.body().len(), 100_000);
+        assert!(response.body().iter().all(|&b| b == b'a'));
+        assert_eq!(transport.streamed.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn provided_send_applies_the_default_limit() {
+        let at = StreamingOnly::new(DEFAULT_BODY_LIMIT);
+        assert_eq!(at.send(request()).unwrap().body().len(), DEFAULT_BODY_LIMIT);
+        let over = StreamingOnly::new(DEFAULT_BODY_LIMIT + 1);
+        let error = over.send(request()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::TooLarge);
+        // Streaming itself has no limit.
+        let body = over.send_streaming(request()).unwrap().into_body();
+        assert_eq!(
+            body.read_to_end(usize::MAX).unwrap().len(),
+            DEFAULT_BODY_LIMIT + 1
+        );
+    }
+
+    #[test]
+    fn handles_forward_both_methods() {
+        // A closure's `send` has no limit; every handle must reach it rather than the default.
+        let big = DEFAULT_BODY_LIMIT + 10;
+        let make = move || {
+            fn_transport(move |_request| Ok(http::Response::new(Bytes::from(vec![0; big]))))
+        };
+        assert_eq!(make().send(request()).unwrap().body().len(), big);
+        let handles: Vec<Box<dyn BlockingTransport>> = vec![
+            Box::new(SharedBlockingTransport::new(make())),
+            Box::new(Arc::new(make())),
+            Box::new(Box::new(make()) as Box<dyn BlockingTransport>),
+            Box::new(Arc::new(make()) as Arc<dyn BlockingTransport>),
+        ];
+        for handle in &handles {
+            assert_eq!(handle.send(request()).unwrap().body().len(), big);
+            let streamed = handle.send_streaming(request()).unwrap().into_body();
+            assert_eq!(streamed.read_to_end(big).unwrap().len(), big);
+        }
+    }
+
+    #[test]
+    fn shared_handle_is_one_transport() {
+        fn check<T: BlockingTransport + Clone + fmt::Debug + Send + Sync + 'static>() {}
+        check::<SharedBlockingTransport>();
+
+        let inner = Arc::new(StreamingOnly::new(3));
+        let shared = SharedBlockingTransport::new(Arc::clone(&inner));
+        let clone = shared.clone();
+        drop(shared);
+        assert_eq!(clone.send(request()).unwrap().body(), "aaa");
+        assert_eq!(clone.send_streaming(request()).unwrap().status(), 201);
+        assert_eq!(inner.streamed.load(Ordering::Relaxed), 2);
+        assert_eq!(format!("{clone:?}"), "SharedBlockingTransport");
+        assert_eq!(format!("{clone:#?}"), "SharedBlockingTransport");
+    }
+
+    #[test]
+    fn closures_stream_and_buffer() {
+        let buffered = fn_transport(|_request| Ok(http::Response::new(Bytes::from("abc"))));
+        let body = buffered.send_streaming(request()).unwrap().into_body();
+        assert_eq!(body.read_to_end(3).unwrap(), "abc");
+        let streaming = fn_streaming_transport(|_request| {
+            Ok(http::Response::new(BlockingBody::from_bytes("xyz".into())))
+        });
+        assert_eq!(streaming.send(request()).unwrap().body(), "xyz");
+        assert_eq!(format!("{streaming:?}"), "FnStreamingTransport");
+        let failing =
+            fn_streaming_transport(|_request| Err(TransportError::new(ErrorKind::Connect, "no")));
+        assert_eq!(
+            failing.send(request()).unwrap_err().kind(),
+            ErrorKind::Connect
+        );
+    }
+}

@@ -155,6 +155,7 @@ impl AsyncBody {
     /// assert_eq!(error.kind(), ErrorKind::TooLarge);
     /// # Ok(()) }
     /// ```
+    #[allow(clippy::manual_async_fn)] // the signature promises `Send`
     pub fn read_to_end(
         mut self,
         limit: usize,
@@ -235,4 +236,124 @@ fn body_error(error: std::io::Error) -> TransportError {
         _ => crate::ErrorKind::Body,
     };
     TransportError::new(kind, format!("reading the response body: {error}")).with_source(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    /// A body of `len` bytes that arrives in pieces of various sizes.
+    fn pieces(len: usize) -> Vec<Bytes> {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut out = Vec::new();
+        let mut rest = &data[..];
+        let mut size = 1;
+        while !rest.is_empty() {
+            let take = size.min(rest.len());
+            out.push(Bytes::copy_from_slice(&rest[..take]));
+            rest = &rest[take..];
+            size = size * 3 + 1;
+        }
+        out
+    }
+
+    struct Pieces(std::vec::IntoIter<Bytes>);
+
+    impl AsyncBodySource for Pieces {
+        fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, TransportError>> {
+            let next = self.0.next();
+            Box::pin(async move { Ok(next) })
+        }
+    }
+
+    fn async_body(len: usize) -> AsyncBody {
+        AsyncBody::from_source(Pieces(pieces(len).into_iter()))
+    }
+
+    fn blocking_body(len: usize) -> BlockingBody {
+        BlockingBody::from_reader(std::io::Cursor::new(pieces(len).concat()))
+    }
+
+    #[track_caller]
+    fn assert_too_large(error: &TransportError, limit: usize) {
+        assert_eq!(error.kind(), ErrorKind::TooLarge, "{error:?}");
+        assert!(!error.kind().is_transient());
+        assert!(error.kind().may_have_reached_server());
+        assert!(!error.is_retry_safe(true));
+        assert!(
+            error.to_string().contains(&format!("{limit} bytes")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn blocking_limit_is_inclusive() {
+        for len in [0, 1, 1000, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
+            let body = blocking_body(len).read_to_end(len).unwrap();
+            assert_eq!(body, pieces(len).concat(), "{len}");
+            assert_eq!(blocking_body(len).read_to_end(len + 1).unwrap().len(), len);
+            if len > 0 {
+                let error = blocking_body(len).read_to_end(len - 1).unwrap_err();
+                assert_too_large(&error, len - 1);
+            }
+        }
+        let error = BlockingBody::from_bytes(Bytes::from_static(b"x"))
+            .read_to_end(0)
+            .unwrap_err();
+        assert_too_large(&error, 0);
+    }
+
+    #[test]
+    fn blocking_limit_stops_an_endless_body() {
+        let endless = BlockingBody::from_reader(std::io::repeat(1));
+        assert_too_large(&endless.read_to_end(1_000_000).unwrap_err(), 1_000_000);
+    }
+
+    #[test]
+    fn blocking_read_errors_pass_through() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _buf: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::TimedOut.into())
+            }
+        }
+        let error = BlockingBody::from_reader(Broken)
+            .read_to_end(10)
+            .unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::Timeout);
+    }
+
+    #[tokio::test]
+    async fn async_limit_is_inclusive() {
+        for len in [0, 1, 40, 1000, 100_000] {
+            let body = async_body(len).read_to_end(len).await.unwrap();
+            assert_eq!(body, pieces(len).concat(), "{len}");
+            assert_eq!(
+                async_body(len).read_to_end(len + 1).await.unwrap().len(),
+                len
+            );
+            if len > 0 {
+                let error = async_body(len).read_to_end(len - 1).await.unwrap_err();
+                assert_too_large(&error, len - 1);
+            }
+        }
+        let one = AsyncBody::from_bytes(Bytes::from_static(b"x"));
+        assert_too_large(&one.read_to_end(0).await.unwrap_err(), 0);
+        assert_eq!(
+            AsyncBody::from_bytes(Bytes::new())
+                .read_to_end(0)
+                .await
+                .unwrap(),
+            ""
+        );
+    }
+
+    #[test]
+    fn a_single_chunk_is_not_copied() {
+        let bytes = Bytes::from(vec![5; 100]);
+        let mut collected = Collected::default();
+        collected.push(bytes.clone(), 100).unwrap();
+        assert_eq!(collected.finish().as_ptr(), bytes.as_ptr());
+    }
 }

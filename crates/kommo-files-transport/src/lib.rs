@@ -1,22 +1,32 @@
 //! The transport seam of `kommo-files`: how a request reaches the network.
 //!
-//! The SDK builds every request as an `http::Request<Bytes>` and wants an `http::Response<Bytes>`
-//! back; a transport is anything that can do that. Two traits cover the two flavours:
+//! The SDK builds every request as an `http::Request<Bytes>` and wants a response back; a
+//! transport is anything that can send it. Two traits cover the two flavours:
 //!
 //! - [`BlockingTransport`] for scripts and threads;
 //! - [`AsyncTransport`] for services, which also supplies the runtime's `sleep`.
+//!
+//! Each has one required method, `send_streaming`, which returns the response as soon as its
+//! head is in, with a [`BlockingBody`] / [`AsyncBody`] still to be read. The buffered `send` is
+//! provided on top of it and reads at most [`DEFAULT_BODY_LIMIT`] bytes
+//! ([`ErrorKind::TooLarge`] beyond), so a wrapper that forwards the one required method never
+//! buffers a download by accident. [`SharedBlockingTransport`] and [`SharedAsyncTransport`] are
+//! the object-safe, cloneable handles the clients keep.
 //!
 //! A non-2xx status is a response, never a [`TransportError`]: the SDK decides what a status
 //! means. A [`TransportError`] is reserved for "no complete response", and its [`ErrorKind`] says
 //! whether the request may have reached the server, so retries stay safe.
 //!
 //! Each request carries an [`OperationContext`] in its extensions (what it is, whether it may be
-//! repeated, which attempt and which part), so a wrapper transport can log or meter it.
+//! repeated, which attempt and which part), so a wrapper transport can log or meter it. Log the
+//! request with [`redacted`] / [`redacted_uri`], never its raw URI: an upload URL carries a
+//! signed session token, which they replace with `…` (the adapters' error messages go through
+//! the same redaction).
 //!
 //! Built-in adapters sit behind features: `ureq` ([`UreqTransport`]) and `reqwest`
 //! ([`ReqwestTransport`]), with `ureq-rustls` / `reqwest-rustls` for https. Their backend types
 //! never appear in a signature except in `From` constructors, so a backend upgrade is not a
-//! breaking change here.
+//! breaking change here. Their [`Timeouts`] bound silences, not transfers.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -45,8 +55,8 @@ mod timeouts;
 mod ureq_adapter;
 
 pub use asynchronous::{
-    async_fn_streaming_transport, async_fn_transport, AsyncFnStreamingTransport,
-    AsyncFnTransport, AsyncTransport, SharedAsyncTransport,
+    async_fn_streaming_transport, async_fn_transport, AsyncFnStreamingTransport, AsyncFnTransport,
+    AsyncTransport, SharedAsyncTransport,
 };
 pub use blocking::{
     fn_streaming_transport, fn_transport, BlockingTransport, FnStreamingTransport, FnTransport,

@@ -204,8 +204,14 @@ mod tests {
             ("/v1.0/files", "/v1.0/files"),
             ("/", "/"),
             ("http://127.0.0.1:8080", "http://127.0.0.1:8080/"),
-            ("http://127.0.0.1:8080/upload", "http://127.0.0.1:8080/upload"),
-            ("http://127.0.0.1:8080/upload/", "http://127.0.0.1:8080/upload/"),
+            (
+                "http://127.0.0.1:8080/upload",
+                "http://127.0.0.1:8080/upload",
+            ),
+            (
+                "http://127.0.0.1:8080/upload/",
+                "http://127.0.0.1:8080/upload/",
+            ),
             (
                 "http://h/upload/a/b/c?k=v&flag&e=",
                 "http://h/upload/…/…/…?k=…&flag&e=…",
@@ -246,7 +252,10 @@ mod tests {
             );
         }
         assert_eq!(
-            scrub("error at http://127.0.0.1:9/upload/s3cr3t.t0ken?sig=abcdef123&n=2!", &uri),
+            scrub(
+                "error at http://127.0.0.1:9/upload/s3cr3t.t0ken?sig=abcdef123&n=2!",
+                &uri
+            ),
             "error at http://127.0.0.1:9/upload/…?sig=…&n=…!"
         );
         // Short values are left alone: they are no secret and would mangle the text.

@@ -132,25 +132,32 @@ async fn watch<F: Future>(
     progress: &Progress,
     idle: Idle,
 ) -> Result<F::Output, TransportError> {
+    // The body moves (and may finish) between checks, so look again at least this often.
+    let tick =
+        (idle.read.min(idle.write) / 8).clamp(Duration::from_millis(1), Duration::from_secs(1));
     let mut execute = std::pin::pin!(execute);
     loop {
         let (last, sent) = progress.get();
         let bound = if sent { idle.read } else { idle.write };
-        match tokio::time::timeout_at(last + bound, &mut execute).await {
-            Ok(output) => return Ok(output),
-            Err(_) => {
-                if progress.get() == (last, sent) {
-                    let what = if sent {
-                        "no response"
-                    } else {
-                        "the request body stalled"
-                    };
-                    return Err(TransportError::new(
-                        ErrorKind::Timeout,
-                        format!("{what} for {} ms", bound.as_millis()),
-                    ));
-                }
-            }
+        // A bound too large to add is no bound.
+        let deadline = last.checked_add(bound);
+        let now = Instant::now();
+        let next = now.checked_add(tick).unwrap_or(now);
+        let check = deadline.map_or(next, |deadline| deadline.min(next));
+        if let Ok(output) = tokio::time::timeout_at(check, &mut execute).await {
+            return Ok(output);
+        }
+        let expired = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        if expired && progress.get() == (last, sent) {
+            let what = if sent {
+                "no response"
+            } else {
+                "the request body stalled"
+            };
+            return Err(TransportError::new(
+                ErrorKind::Timeout,
+                format!("{what} for {} ms", bound.as_millis()),
+            ));
         }
     }
 }

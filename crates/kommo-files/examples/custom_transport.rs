@@ -11,25 +11,34 @@ use std::sync::Arc;
 
 use kommo_files::blocking::Client;
 use kommo_files::transport::{
-    BlockingTransport, OperationContext, Request, Response, TransportError, UreqTransport,
+    redacted, BlockingBody, BlockingTransport, OperationContext, Request, TransportError,
+    UreqTransport,
 };
 use kommo_files::UploadOptions;
 
-/// Counts requests and logs each one's operation, attempt and status.
+/// Counts requests and logs each one's operation, attempt, redacted URL and status.
+///
+/// It implements `send_streaming`, the one required method, so downloads stream through it; the
+/// buffered `send` the SDK uses for small answers is built on it.
 struct Counting<T> {
     inner: T,
     sent: Arc<AtomicUsize>,
 }
 
 impl<T: BlockingTransport> BlockingTransport for Counting<T> {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<BlockingBody>, TransportError> {
         self.sent.fetch_add(1, Ordering::Relaxed);
         let context = OperationContext::of(&request).copied();
-        let response = self.inner.send(request);
+        // `redacted` hides an upload URL's session token.
+        let line = redacted(&request);
+        let response = self.inner.send_streaming(request);
         if let Some(context) = context {
             let status = response.as_ref().map(|r| r.status().as_u16());
             eprintln!(
-                "{:<15} attempt {} part {:?} -> {:?}",
+                "{:<15} attempt {} part {:?} {line} -> {:?}",
                 context.operation, context.attempt, context.part, status
             );
         }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kommo_files::transport::{
-    AsyncTransport, BlockingTransport, ErrorKind, Operation, OperationContext, Request,
-    ReqwestTransport, Response, TransportError, UreqTransport,
+    AsyncBody, AsyncTransport, BlockingBody, BlockingTransport, ErrorKind, Operation,
+    OperationContext, Request, ReqwestTransport, TransportError, UreqTransport,
 };
 use kommo_files::{ClientConfig, UploadOptions};
 use kommo_files_emulator::{Emulator, EmulatorHandle};
@@ -50,9 +50,12 @@ struct Blocking<T> {
 }
 
 impl<T: BlockingTransport> BlockingTransport for Blocking<T> {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<BlockingBody>, TransportError> {
         self.recorder.record(&request)?;
-        self.inner.send(request)
+        self.inner.send_streaming(request)
     }
 }
 
@@ -62,9 +65,12 @@ struct Async<T> {
 }
 
 impl<T: AsyncTransport> AsyncTransport for Async<T> {
-    async fn send(&self, request: Request) -> Result<Response, TransportError> {
+    async fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<AsyncBody>, TransportError> {
         self.recorder.record(&request)?;
-        self.inner.send(request).await
+        self.inner.send_streaming(request).await
     }
 
     async fn sleep(&self, duration: Duration) {

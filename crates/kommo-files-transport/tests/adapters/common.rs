@@ -162,11 +162,6 @@ impl<T> Recording<T> {
 }
 
 impl<T: BlockingTransport> BlockingTransport for Recording<T> {
-    fn send(&self, request: Request) -> Result<Response, TransportError> {
-        self.note(&request);
-        self.inner.send(request)
-    }
-
     fn send_streaming(
         &self,
         request: Request,
@@ -177,11 +172,6 @@ impl<T: BlockingTransport> BlockingTransport for Recording<T> {
 }
 
 impl<T: AsyncTransport> AsyncTransport for Recording<T> {
-    async fn send(&self, request: Request) -> Result<Response, TransportError> {
-        self.note(&request);
-        self.inner.send(request).await
-    }
-
     async fn send_streaming(
         &self,
         request: Request,
@@ -490,6 +480,23 @@ pub struct RawServer {
 impl RawServer {
     /// Listens on a fresh loopback port.
     pub fn start(script: impl Fn(&RawRequest) -> Vec<Step> + Send + Sync + 'static) -> Self {
+        Self::start_paced(None, script)
+    }
+
+    /// Like [`RawServer::start`], but reads request bodies `piece` bytes at a time with `gap`
+    /// between pieces: a slow uplink, seen from the client.
+    pub fn start_reading_slowly(
+        piece: usize,
+        gap: Duration,
+        script: impl Fn(&RawRequest) -> Vec<Step> + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_paced(Some((piece, gap)), script)
+    }
+
+    fn start_paced(
+        pace: Option<(usize, Duration)>,
+        script: impl Fn(&RawRequest) -> Vec<Step> + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -515,6 +522,7 @@ impl RawServer {
                             std::thread::spawn(move || {
                                 let _ = serve_raw(
                                     stream,
+                                    pace,
                                     &requests,
                                     &*script,
                                     &released,
@@ -574,6 +582,7 @@ impl Drop for RawServer {
 
 fn serve_raw(
     mut stream: TcpStream,
+    pace: Option<(usize, Duration)>,
     requests: &Mutex<Vec<RawRequest>>,
     script: &Script,
     released: &Mutex<mpsc::Receiver<()>>,
@@ -604,11 +613,19 @@ fn serve_raw(
         .first()
         .map_or(0, |value| value.parse().expect("a numeric Content-Length"));
     let mut body = data[head_end..].to_vec();
+    let mut since_gap = 0;
     while body.len() < length {
+        if let Some((piece, gap)) = pace {
+            if since_gap >= piece {
+                std::thread::sleep(gap);
+                since_gap = 0;
+            }
+        }
         let n = stream.read(&mut buffer)?;
         if n == 0 {
             break;
         }
+        since_gap += n;
         body.extend_from_slice(&buffer[..n]);
     }
     request.body = body;

@@ -46,6 +46,7 @@ macro_rules! handle_scenarios {
             request_reaches_server,
             connection_refused_is_connect,
             closed_before_answer_is_transient,
+            errors_hide_the_upload_token,
         );
     };
 }
@@ -63,6 +64,9 @@ macro_rules! adapter_scenarios {
             raw_request_and_response,
             slow_body_within_read_timeout,
             silence_mid_body_is_timeout,
+            body_limit_applies_to_send,
+            slow_request_body_within_timeouts,
+            stalled_request_body_is_timeout,
         );
     };
 }

@@ -7,7 +7,9 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, LOCATION};
 use http::Method;
 use kommo_files_emulator::{EmulatorHandle, Fault, FaultAction};
-use kommo_files_transport::{ErrorKind, Operation, OperationContext, Timeouts};
+use kommo_files_transport::{
+    ErrorKind, Operation, OperationContext, Timeouts, TransportError, DEFAULT_BODY_LIMIT,
+};
 use serde_json::json;
 
 use crate::common::*;
@@ -646,4 +648,201 @@ pub async fn operation_context_reaches_wrapper<H: Harness>(
         (Operation::UploadPart, false, 2, Some(3))
     );
     assert_eq!(seen[2], None);
+}
+
+/// `send` reads at most [`DEFAULT_BODY_LIMIT`] bytes: exactly the limit arrives, one byte more
+/// is `TooLarge` (not transient, the server answered); `send_streaming` still reads it all.
+pub async fn body_limit_applies_to_send<H: Harness>(
+    _emulator: &EmulatorHandle,
+    make: &impl Fn(Timeouts) -> H,
+) {
+    let server = RawServer::start(|request| {
+        let len = if request.request_line().contains("/over") {
+            DEFAULT_BODY_LIMIT + 1
+        } else {
+            DEFAULT_BODY_LIMIT
+        };
+        vec![
+            Step::Write(raw_head("200 OK", len, &[])),
+            Step::Write(vec![b'z'; len]),
+        ]
+    });
+    let transport = make(Timeouts::default());
+    let at = expect_status(
+        transport
+            .send(get(&format!("{}/at", server.url()), None))
+            .await,
+        200,
+    );
+    assert_eq!(at.body().len(), DEFAULT_BODY_LIMIT);
+
+    let over = format!("{}/over", server.url());
+    let error = expect_error(
+        transport.send(get(&over, None)).await,
+        &[ErrorKind::TooLarge],
+    );
+    assert!(!error.kind().is_transient(), "{error:?}");
+    assert!(error.kind().may_have_reached_server(), "{error:?}");
+    assert!(!error.is_retry_safe(true), "{error:?}");
+    assert!(
+        error.to_string().contains(&DEFAULT_BODY_LIMIT.to_string()),
+        "{error}"
+    );
+
+    let streamed = transport.send_streaming(get(&over, None)).await.unwrap();
+    streamed.end.as_ref().expect("streaming has no limit");
+    assert_eq!(streamed.body().len(), DEFAULT_BODY_LIMIT + 1);
+}
+
+/// A failing request to an upload URL: neither the error's `Display`, its `Debug`, nor any
+/// source in its chain holds the URL's token or signature, whatever went wrong.
+pub async fn errors_hide_the_upload_token<H: Harness>(
+    _emulator: &EmulatorHandle,
+    make: &impl Fn(Timeouts) -> H,
+) {
+    const TOKEN: &str = "SeSsIoNtOkEn.s1gn4tur3";
+    const SIG: &str = "QuErYsIgNaTuRe";
+    let transport = make(Timeouts::default().read(Duration::from_millis(300)));
+    let check = |what: &str, error: &TransportError| {
+        for secret in [TOKEN, SIG] {
+            let mut texts = vec![
+                error.to_string(),
+                format!("{error:?}"),
+                format!("{error:#?}"),
+            ];
+            let mut source = std::error::Error::source(error);
+            while let Some(inner) = source {
+                texts.push(inner.to_string());
+                texts.push(format!("{inner:?}"));
+                source = inner.source();
+            }
+            for text in texts {
+                assert!(!text.contains(secret), "{what}: {text}");
+            }
+        }
+    };
+    let path = format!("/upload/{TOKEN}?sig={SIG}&part=2");
+
+    // Nothing listens.
+    let url = format!("http://127.0.0.1:{}{path}", refused_port());
+    let body = Bytes::from_static(b"part");
+    let error = expect_error(
+        transport
+            .send(request(Method::POST, &url, None, body.clone()))
+            .await,
+        &[ErrorKind::Connect],
+    );
+    check("refused", &error);
+    let error = expect_error(
+        transport
+            .send_streaming(request(Method::POST, &url, None, body.clone()))
+            .await,
+        &[ErrorKind::Connect],
+    );
+    check("refused, streaming", &error);
+
+    // No scheme and host: the backend refuses the URI itself, and likes to quote it.
+    let result = transport
+        .send(request(Method::POST, &path, None, body.clone()))
+        .await;
+    let error = result.expect_err("a relative URI cannot be sent");
+    check("relative", &error);
+
+    // The server hangs up, stays silent, or stops mid-body.
+    let server = RawServer::start(|request| {
+        if request.request_line().contains("part=2") && request.body == b"hangup" {
+            vec![]
+        } else if request.body == b"silence" {
+            vec![Step::Sleep(Duration::from_secs(2))]
+        } else {
+            vec![
+                Step::Write(raw_head("200 OK", 100, &[])),
+                Step::Write(vec![b'x'; 10]),
+            ]
+        }
+    });
+    let url = format!("{}{path}", server.url());
+    for (what, body, kinds) in [
+        ("hangup", "hangup", &[ErrorKind::Io, ErrorKind::Body][..]),
+        ("silence", "silence", &[ErrorKind::Timeout][..]),
+        (
+            "truncated",
+            "truncated",
+            &[ErrorKind::Io, ErrorKind::Body][..],
+        ),
+    ] {
+        let post = || request(Method::POST, &url, None, Bytes::from(body));
+        let error = expect_error(transport.send(post()).await, kinds);
+        check(what, &error);
+        match transport.send_streaming(post()).await {
+            Err(error) => check(what, &error),
+            Ok(streamed) => check(what, &expect_error(streamed.end, kinds)),
+        }
+    }
+}
+
+/// A request body that takes longer than the read and write timeouts to go out, but never
+/// stalls, is sent whole: the bounds are silences, not deadlines.
+pub async fn slow_request_body_within_timeouts<H: Harness>(
+    _emulator: &EmulatorHandle,
+    make: &impl Fn(Timeouts) -> H,
+) {
+    // 24 MiB (more than loopback socket buffers hold) read at 1 MiB per 40 ms: about 1 s against
+    // 700 ms bounds. The last ~10 MiB sit in socket buffers once the client has written them,
+    // and drain in ~400 ms, within the read bound.
+    const LEN: usize = 24 * 1024 * 1024;
+    let server =
+        RawServer::start_reading_slowly(1024 * 1024, Duration::from_millis(40), |request| {
+            let answer = request.body.len().to_string().into_bytes();
+            vec![
+                Step::Write(raw_head("200 OK", answer.len(), &[])),
+                Step::Write(answer),
+            ]
+        });
+    let transport = make(
+        Timeouts::default()
+            .read(Duration::from_millis(700))
+            .write(Duration::from_millis(700)),
+    );
+    let url = format!("{}/upload/slow", server.url());
+    let started = std::time::Instant::now();
+    let response = expect_status(
+        transport
+            .send(request(Method::POST, &url, None, Bytes::from(vec![7; LEN])))
+            .await,
+        200,
+    );
+    let took = started.elapsed();
+    assert_eq!(response.body().as_ref(), LEN.to_string().as_bytes());
+    assert!(
+        took > Duration::from_millis(700),
+        "the body went out in {took:?}: too fast to prove anything"
+    );
+}
+
+/// The server stops reading a large request body: `Timeout` once the write bound passes with
+/// nothing moving, long before the server would have read it.
+pub async fn stalled_request_body_is_timeout<H: Harness>(
+    _emulator: &EmulatorHandle,
+    make: &impl Fn(Timeouts) -> H,
+) {
+    const LEN: usize = 48 * 1024 * 1024;
+    let server = RawServer::start_reading_slowly(1024 * 1024, Duration::from_secs(4), |_| {
+        vec![Step::Write(raw_head("200 OK", 0, &[]))]
+    });
+    let transport = make(Timeouts::default().write(Duration::from_millis(400)));
+    let url = format!("{}/upload/stalled", server.url());
+    let started = std::time::Instant::now();
+    let error = expect_error(
+        transport
+            .send(request(Method::POST, &url, None, Bytes::from(vec![7; LEN])))
+            .await,
+        &[ErrorKind::Timeout],
+    );
+    assert_transient_after_sending(&error);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use kommo_files_transport::{
-    async_fn_transport, AsyncTransport, ReqwestTransport, SharedAsyncTransport, Timeouts,
+    async_fn_streaming_transport, async_fn_transport, AsyncTransport, ReqwestTransport,
+    SharedAsyncTransport, Timeouts,
 };
 
 use crate::common::{emulator_builder, Async, Recording, Seen};
@@ -30,10 +31,26 @@ mod shared {
     ));
     async_scenarios!(|timeouts: Timeouts| Async(
         SharedAsyncTransport::new(reqwest(timeouts))
-    ); streaming_returns_before_the_body, read_timeout_is_timeout);
+    ); streaming_returns_before_the_body, read_timeout_is_timeout, body_limit_applies_to_send);
 }
 
-/// Closures around the adapter (their `send_streaming` is the buffered default).
+/// A streaming closure around the adapter: it streams like the adapter itself.
+mod streaming_closure {
+    use super::*;
+
+    adapter_scenarios!(async_scenarios, |timeouts: Timeouts| {
+        let inner = reqwest(timeouts);
+        Async(async_fn_streaming_transport(
+            move |request| {
+                let inner = inner.clone();
+                async move { inner.send_streaming(request).await }
+            },
+            tokio::time::sleep,
+        ))
+    });
+}
+
+/// Buffered closures around the adapter (their `send_streaming` wraps the bytes).
 mod closure {
     use super::*;
 
@@ -122,4 +139,20 @@ async fn debug_shows_only_the_type_name() {
     let debug = format!("{closure:?}");
     assert_eq!(debug, "AsyncFnTransport");
     assert!(!debug.contains(&token) && !debug.contains(emulator.account_url()));
+}
+
+#[tokio::test]
+async fn huge_timeouts_are_no_timeouts() {
+    let emulator = emulator_builder().start_async().await.unwrap();
+    let forever = Duration::MAX;
+    let transport = reqwest(Timeouts::default().read(forever).write(forever));
+    let mut request = crate::common::account_request(&emulator);
+    *request.method_mut() = http::Method::POST;
+    *request.body_mut() = bytes::Bytes::from_static(b"{}");
+    transport.send(request).await.unwrap();
+    let response = transport
+        .send(crate::common::account_request(&emulator))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }

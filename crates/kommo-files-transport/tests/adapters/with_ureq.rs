@@ -3,7 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use kommo_files_transport::{
-    fn_transport, BlockingTransport, SharedBlockingTransport, Timeouts, UreqTransport,
+    fn_streaming_transport, fn_transport, BlockingTransport, SharedBlockingTransport, Timeouts,
+    UreqTransport,
 };
 
 use crate::common::{block_on, emulator_builder, Blocking, Recording, Seen};
@@ -16,16 +17,28 @@ mod direct {
     ));
 }
 
-/// Through `Arc<dyn BlockingTransport>`, which must forward `send_streaming` too.
+/// Through `SharedBlockingTransport`, which must stream too.
 mod shared {
+    use super::*;
+
+    handle_scenarios!(blocking_scenarios, |timeouts: Timeouts| Blocking(
+        SharedBlockingTransport::new(UreqTransport::new(timeouts))
+    ));
+    blocking_scenarios!(|timeouts: Timeouts| Blocking(
+        SharedBlockingTransport::new(UreqTransport::new(timeouts))
+    ); streaming_returns_before_the_body, body_limit_applies_to_send);
+}
+
+/// Through `Arc<dyn BlockingTransport>`.
+mod arc {
     use super::*;
 
     handle_scenarios!(blocking_scenarios, |timeouts: Timeouts| Blocking(Arc::new(
         UreqTransport::new(timeouts)
     )
-        as SharedBlockingTransport));
+        as Arc<dyn BlockingTransport>));
     blocking_scenarios!(|timeouts: Timeouts| Blocking(
-        Arc::new(UreqTransport::new(timeouts)) as SharedBlockingTransport
+        Arc::new(UreqTransport::new(timeouts)) as Arc<dyn BlockingTransport>
     ); streaming_returns_before_the_body);
 }
 
@@ -42,7 +55,7 @@ mod boxed {
     ); streaming_returns_before_the_body);
 }
 
-/// A closure around the adapter (its `send_streaming` is the buffered default).
+/// A buffered closure around the adapter (its `send_streaming` wraps the bytes).
 mod closure {
     use super::*;
 
@@ -50,6 +63,24 @@ mod closure {
         let inner = UreqTransport::new(timeouts);
         Blocking(fn_transport(move |request| inner.send(request)))
     });
+}
+
+/// A streaming closure around the adapter: it streams like the adapter itself.
+mod streaming_closure {
+    use super::*;
+
+    handle_scenarios!(blocking_scenarios, |timeouts: Timeouts| {
+        let inner = UreqTransport::new(timeouts);
+        Blocking(fn_streaming_transport(move |request| {
+            inner.send_streaming(request)
+        }))
+    });
+    blocking_scenarios!(|timeouts: Timeouts| {
+        let inner = UreqTransport::new(timeouts);
+        Blocking(fn_streaming_transport(move |request| {
+            inner.send_streaming(request)
+        }))
+    }; streaming_returns_before_the_body, body_limit_applies_to_send);
 }
 
 #[test]
@@ -65,7 +96,7 @@ fn operation_context_reaches_a_wrapper() {
 
     // Behind the shared handle the context still gets there.
     let seen = Seen::default();
-    let wrapper: SharedBlockingTransport = Arc::new(Recording::new(
+    let wrapper = SharedBlockingTransport::new(Recording::new(
         UreqTransport::new(Timeouts::default()),
         seen.clone(),
     ));
@@ -93,7 +124,7 @@ fn handles_are_send_sync_and_clone() {
     assert_eq!(response.status(), 200);
 
     // A handle can be used from several threads at once.
-    let shared: SharedBlockingTransport = Arc::new(clone);
+    let shared = SharedBlockingTransport::new(clone);
     let statuses = Arc::new(Mutex::new(Vec::new()));
     std::thread::scope(|scope| {
         for _ in 0..4 {
@@ -125,9 +156,22 @@ fn debug_shows_only_the_type_name() {
     let from_agent = UreqTransport::from(ureq::Agent::new_with_defaults());
     assert_eq!(format!("{from_agent:?}"), "UreqTransport");
     assert_eq!(format!("{:?}", UreqTransport::default()), "UreqTransport");
+    let shared = SharedBlockingTransport::new(transport.clone());
+    assert_eq!(format!("{shared:?}"), "SharedBlockingTransport");
     let token = emulator.token();
     let closure = fn_transport(move |request| transport.send(request));
     let debug = format!("{closure:?}");
     assert_eq!(debug, "FnTransport");
     assert!(!debug.contains(&token) && !debug.contains(emulator.account_url()));
+}
+
+#[test]
+fn huge_timeouts_are_no_timeouts() {
+    let emulator = emulator_builder().start().unwrap();
+    let forever = std::time::Duration::MAX;
+    let transport = UreqTransport::new(Timeouts::default().read(forever).write(forever));
+    let response = transport
+        .send(crate::common::account_request(&emulator))
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
