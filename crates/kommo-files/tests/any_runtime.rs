@@ -78,5 +78,5 @@ fn a_path_upload_without_tokio_is_an_error_not_a_panic() {
     let client = fake_drive(Arc::default());
     let error = block_on(client.upload_path("Cargo.toml", UploadOptions::new())).unwrap_err();
     assert!(matches!(error, Error::Io { .. }), "{error:?}");
-    assert!(error.to_string().contains("tokio runtime"), "{error}");
+    assert!(error.chain_message().contains("tokio runtime"), "{error}");
 }
