@@ -215,7 +215,8 @@ pub struct DownloadArgs {
     #[arg(long, value_name = "UUID")]
     pub version: Option<String>,
     /// A file path (one file only), or a directory to put the files in under their own names
-    /// (default: here).
+    /// (default: here). A missing directory is created when PATH ends with / or several files
+    /// are downloaded.
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Replace an existing file.

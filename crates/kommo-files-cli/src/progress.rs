@@ -29,12 +29,22 @@ pub struct Reporter {
     /// What the closing line says the run did with the bytes: `sent`, `received`.
     verb: &'static str,
     started: Instant,
-    /// Acknowledged bytes of every file, summed: the total bar's position.
-    acknowledged: Mutex<u64>,
-    /// Bytes moved by this run (not before a resume, not skipped files).
-    moved: Mutex<u64>,
+    counts: Mutex<Counts>,
     /// Whether any file started: a run that moved nothing has nothing to sum up.
     any_started: std::sync::atomic::AtomicBool,
+}
+
+/// What the bars show and what the run moved.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Acknowledged bytes of every file, summed: the total bar's position.
+    acknowledged: u64,
+    /// Each file's acknowledged bytes (its position in the total).
+    positions: Vec<u64>,
+    /// Each file's bytes moved by this run: every byte acknowledged while this run watched,
+    /// counted again after a restart from 0 (not what a resumed upload had before, nor a
+    /// skipped file). The closing line sums them; `upload` reports each.
+    moved: Vec<u64>,
 }
 
 #[derive(Debug)]
@@ -77,8 +87,11 @@ impl Reporter {
             json: verbosity.json,
             verb,
             started: Instant::now(),
-            acknowledged: Mutex::new(0),
-            moved: Mutex::new(0),
+            counts: Mutex::new(Counts {
+                acknowledged: 0,
+                positions: vec![0; files],
+                moved: vec![0; files],
+            }),
             any_started: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -114,15 +127,22 @@ impl Reporter {
             }
             Display::Silent => None,
         };
-        self.advance(i128::from(done));
+        self.set_position(index, done);
         FileProgress {
             reporter: Arc::clone(self),
+            index,
             bar,
             label,
             size,
             acknowledged: done,
             tenth: tenth_of(done, size),
         }
+    }
+
+    /// The bytes of file `index` the server acknowledged while this run watched (see
+    /// [`Counts::moved`]): the number the closing line sums.
+    pub fn moved(&self, index: usize) -> u64 {
+        lock(&self.counts).moved.get(index).copied().unwrap_or(0)
     }
 
     /// A result line for standard output (standard error with `--json`), above the bars.
@@ -146,8 +166,8 @@ impl Reporter {
     }
 
     /// A file an earlier run uploaded: counted as done.
-    pub fn skipped(&self, bytes: u64) {
-        self.advance(i128::from(bytes));
+    pub fn skipped(&self, index: usize, bytes: u64) {
+        self.set_position(index, bytes);
     }
 
     /// One more file is finished (or skipped).
@@ -159,7 +179,7 @@ impl Reporter {
 
     /// Clears the bars and says what this run moved, and how fast.
     pub fn finish(&self) {
-        let bytes = *lock(&self.moved);
+        let bytes: u64 = lock(&self.counts).moved.iter().sum();
         match &self.display {
             Display::Bars { total, .. } => total.finish_and_clear(),
             Display::Lines => {}
@@ -178,11 +198,28 @@ impl Reporter {
         );
     }
 
-    fn advance(&self, delta: i128) {
-        let mut acknowledged = lock(&self.acknowledged);
-        *acknowledged = (*acknowledged as i128 + delta).max(0) as u64;
+    /// File `index` is at `position`; a byte past its last position is one this run moved.
+    fn advance(&self, index: usize, position: u64) {
+        self.place(index, position, true);
+    }
+
+    /// File `index` is at `position`, where an earlier run left it (a resume, a skipped file).
+    fn set_position(&self, index: usize, position: u64) {
+        self.place(index, position, false);
+    }
+
+    fn place(&self, index: usize, position: u64, moved_now: bool) {
+        let mut counts = lock(&self.counts);
+        let Some(slot) = counts.positions.get_mut(index) else {
+            return;
+        };
+        let previous = std::mem::replace(slot, position);
+        if moved_now {
+            counts.moved[index] += position.saturating_sub(previous);
+        }
+        counts.acknowledged = (counts.acknowledged + position).saturating_sub(previous);
         if let Display::Bars { total, .. } = &self.display {
-            total.set_position(*acknowledged);
+            total.set_position(counts.acknowledged);
         }
     }
 }
@@ -191,6 +228,7 @@ impl Reporter {
 #[derive(Debug)]
 pub struct FileProgress {
     reporter: Arc<Reporter>,
+    index: usize,
     bar: Option<ProgressBar>,
     label: String,
     size: u64,
@@ -201,9 +239,11 @@ pub struct FileProgress {
 
 impl FileProgress {
     pub fn update(&mut self, acknowledged: u64) {
-        let delta = i128::from(acknowledged) - i128::from(self.acknowledged);
-        self.reporter.advance(delta);
-        *lock(&self.reporter.moved) += u64::try_from(delta).unwrap_or(0);
+        self.reporter.advance(self.index, acknowledged);
+        if acknowledged < self.acknowledged {
+            // Started over from an earlier byte: its tenths will be passed again.
+            self.tenth = tenth_of(acknowledged, self.size);
+        }
         self.acknowledged = acknowledged;
         match (&self.bar, &self.reporter.display) {
             (Some(bar), _) => bar.set_position(acknowledged),
@@ -232,8 +272,8 @@ impl FileProgress {
     }
 }
 
-fn lock(counter: &Mutex<u64>) -> std::sync::MutexGuard<'_, u64> {
-    counter
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -18,17 +18,20 @@ pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
     if several && args.version.is_some() {
         return Err(Failure::usage("--version takes one file"));
     }
-    if several && args.output.as_deref().is_some_and(|path| !path.is_dir()) {
-        return Err(Failure::usage(
-            "-o must be an existing directory when downloading several files",
-        ));
-    }
+    let output = Output::of(args.output.as_deref(), several)?;
     let mut taken = HashSet::new();
     let plans: Vec<Result<Plan, Failure>> = args
         .uuids
         .iter()
-        .map(|uuid| plan(context, args, uuid, &mut taken))
+        .map(|uuid| plan(context, args, &output, uuid, &mut taken))
         .collect();
+    if let Output::Into(directory) = &output {
+        if plans.iter().any(Result::is_ok) && !directory.is_dir() {
+            std::fs::create_dir_all(directory).map_err(|e| {
+                Failure::io(format!("creating the directory {}", directory.display()), e)
+            })?;
+        }
+    }
     let total = plans.iter().flatten().map(|plan| plan.size).sum();
     let reporter = Reporter::new(args.uuids.len(), total, "received", context.verbosity());
     let results: Vec<Result<Fetched, Failure>> = plans
@@ -38,6 +41,44 @@ pub fn download(context: &Context, args: &DownloadArgs) -> Result<(), Failure> {
         .collect();
     reporter.finish();
     report(context, args, &reporter, results)
+}
+
+/// Where `-o` puts the downloads.
+#[derive(Debug)]
+enum Output {
+    /// This file (one download only).
+    File(PathBuf),
+    /// Under the server's names in this directory, created if missing.
+    Into(PathBuf),
+}
+
+impl Output {
+    /// `-o PATH` is a directory when it is one, ends with a path separator, or several files
+    /// are downloaded (a missing one is then created); else the file to write. Without `-o`:
+    /// the current directory.
+    fn of(output: Option<&Path>, several: bool) -> Result<Self, Failure> {
+        let Some(path) = output else {
+            return Ok(Self::Into(PathBuf::from(".")));
+        };
+        let names_directory = path
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::is_separator);
+        if path.is_dir() {
+            return Ok(Self::Into(path.to_owned()));
+        }
+        let exists = path.symlink_metadata().is_ok();
+        match (several || names_directory, exists) {
+            (false, _) => Ok(Self::File(path.to_owned())),
+            (true, false) => Ok(Self::Into(path.to_owned())),
+            (true, true) => Err(Failure::usage(format!(
+                "-o {} is a file, and {} need a directory",
+                path.display(),
+                if several { "several files" } else { "a path ending with a separator" }
+            ))
+            .hint("name a directory, which is created when missing (-o ./inbox/), or download one file to -o FILE")),
+        }
+    }
 }
 
 /// One file to download: where from, where to.
@@ -63,6 +104,7 @@ struct Fetched {
 fn plan(
     context: &Context,
     args: &DownloadArgs,
+    output: &Output,
     uuid: &str,
     taken: &mut HashSet<PathBuf>,
 ) -> Result<Plan, Failure> {
@@ -88,7 +130,7 @@ fn plan(
     };
     let link = link
         .ok_or_else(|| Failure::refused(format!("the server gave no download link for {uuid}")))?;
-    let target = target_path(args.output.as_deref(), &name)?;
+    let target = target_path(output, &name)?;
     if !taken.insert(target.clone()) {
         return Err(Failure::refused(format!(
             "{uuid} would be saved as {}, like another file of this download",
@@ -142,7 +184,7 @@ fn report(
     results: Vec<Result<Fetched, Failure>>,
 ) -> Result<(), Failure> {
     let mut entries = Vec::new();
-    let mut failures = Vec::new();
+    let mut failures: Vec<(&str, Failure)> = Vec::new();
     for (uuid, result) in args.uuids.iter().zip(results) {
         match result {
             Ok(fetched) => {
@@ -165,7 +207,7 @@ fn report(
                 }
                 entries
                     .push(serde_json::json!({ "ok": false, "file_uuid": uuid, "error": failure }));
-                failures.push(failure);
+                failures.push((uuid, failure));
             }
         }
     }
@@ -177,23 +219,23 @@ fn report(
     }
     match failures.len() {
         0 => Ok(()),
-        1 if args.uuids.len() == 1 => Err(failures.remove(0)),
+        1 if args.uuids.len() == 1 => Err(failures.remove(0).1),
+        // Each failure was printed with its UUID already: the summary points at the first.
         failed => Err(Failure::of_batch(
             failed,
             args.uuids.len(),
             "were not downloaded",
-            failures.first(),
+            failures.first().map(|(uuid, failure)| (*uuid, failure)),
         )),
     }
 }
 
-/// Where the download goes: `output` itself, or the server's name (made safe) inside `output`
-/// (a directory) or the current directory.
-fn target_path(output: Option<&Path>, server_name: &str) -> Result<PathBuf, Failure> {
+/// Where the download goes: the chosen file, or the server's name (made safe) inside the
+/// directory.
+fn target_path(output: &Output, server_name: &str) -> Result<PathBuf, Failure> {
     let directory = match output {
-        Some(path) if !path.is_dir() => return Ok(path.to_owned()),
-        Some(directory) => directory.to_owned(),
-        None => PathBuf::from("."),
+        Output::File(path) => return Ok(path.clone()),
+        Output::Into(directory) => directory,
     };
     let name = local_file_name(server_name).ok_or_else(|| {
         Failure::refused(format!(
@@ -308,12 +350,25 @@ mod tests {
     #[test]
     fn an_existing_directory_takes_the_server_name_and_a_path_is_kept() {
         let directory = std::env::temp_dir();
+        let into = Output::of(Some(&directory), false).unwrap();
         assert_eq!(
-            target_path(Some(&directory), "a.txt").unwrap(),
+            target_path(&into, "a.txt").unwrap(),
             directory.join("a.txt")
         );
         let chosen = directory.join("kommo-files-no-such-dir").join("b.txt");
-        assert_eq!(target_path(Some(&chosen), "../x").unwrap(), chosen);
-        assert_eq!(target_path(None, "../x").unwrap_err().kind, "refused");
+        let file = Output::of(Some(&chosen), false).unwrap();
+        assert_eq!(target_path(&file, "../x").unwrap(), chosen);
+        let here = Output::of(None, false).unwrap();
+        assert_eq!(target_path(&here, "../x").unwrap_err().kind, "refused");
+    }
+
+    #[test]
+    fn a_missing_directory_is_one_when_named_so_or_when_several_files_go_there() {
+        let missing = std::env::temp_dir().join("kommo-files-no-such-dir");
+        let is_into = |output: Output| matches!(output, Output::Into(_));
+        assert!(!is_into(Output::of(Some(&missing), false).unwrap()));
+        assert!(is_into(Output::of(Some(&missing), true).unwrap()));
+        let slash = PathBuf::from(format!("{}/", missing.display()));
+        assert!(is_into(Output::of(Some(&slash), false).unwrap()));
     }
 }

@@ -25,7 +25,8 @@ pub fn field(context: &Context, command: &FieldCommand) -> Result<(), Failure> {
 fn get(context: &Context, entity: &EntityRef, field_id: i64) -> Result<(), Failure> {
     let values = context
         .client()
-        .file_field(&entity.kind, entity.id, field_id)?;
+        .file_field(&entity.kind, entity.id, field_id)
+        .map_err(|error| Failure::about_entity(error, entity))?;
     if context.json {
         return print_json(&values);
     }
@@ -58,7 +59,8 @@ fn set(
     if append {
         let current = context
             .client()
-            .file_field(&entity.kind, entity.id, field_id)?;
+            .file_field(&entity.kind, entity.id, field_id)
+            .map_err(|error| Failure::about_entity(error, entity))?;
         // What GET returned carries `is_deleted`, which must not be sent back.
         values.extend(current.into_iter().map(|read| read.into_value()));
     }
@@ -79,7 +81,8 @@ fn write(
 ) -> Result<(), Failure> {
     context
         .client()
-        .set_file_field(&entity.kind, entity.id, field_id, values)?;
+        .set_file_field(&entity.kind, entity.id, field_id, values)
+        .map_err(|error| Failure::about_entity(error, entity))?;
     let uuids: Vec<&str> = values.iter().map(|v| v.file_uuid.as_str()).collect();
     print_done(
         context.json,

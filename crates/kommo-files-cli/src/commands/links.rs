@@ -23,9 +23,10 @@ pub fn change(context: &Context, args: &LinkArgs, change: Change) -> Result<(), 
     let client = context.client();
     for entity in &args.entities {
         match change {
-            Change::Attach => client.attach(&entity.kind, entity.id, &[&args.uuid])?,
-            Change::Detach => client.detach(&entity.kind, entity.id, &[&args.uuid])?,
+            Change::Attach => client.attach(&entity.kind, entity.id, &[&args.uuid]),
+            Change::Detach => client.detach(&entity.kind, entity.id, &[&args.uuid]),
         }
+        .map_err(|error| Failure::about_entity(error, entity))?;
     }
     let (done, preposition, key) = match change {
         Change::Attach => ("attached", "to", "attached_to"),
@@ -71,7 +72,8 @@ pub fn entity_links(context: &Context, entity: &EntityRef) -> Result<(), Failure
         let query = EntityFilesQuery::new(Some(LINKS_PER_PAGE), before_id);
         let page = context
             .client()
-            .entity_files(&entity.kind, entity.id, &query)?;
+            .entity_files(&entity.kind, entity.id, &query)
+            .map_err(|error| Failure::about_entity(error, entity))?;
         let next = page.next_before_id();
         let full = page.files.len() as u32 >= LINKS_PER_PAGE;
         links.extend(page.files);
@@ -105,11 +107,12 @@ pub fn note(context: &Context, args: &NoteArgs) -> Result<(), Failure> {
     let created = match &args.text {
         Some(text) => context
             .client()
-            .add_file_with_comment(&args.entity.kind, note, text)?,
+            .add_file_with_comment(&args.entity.kind, note, text),
         None => context
             .client()
-            .add_attachment_notes(&args.entity.kind, &[note])?,
-    };
+            .add_attachment_notes(&args.entity.kind, &[note]),
+    }
+    .map_err(|error| Failure::about_entity(error, &args.entity))?;
     let ids: Vec<i64> = created.notes.iter().map(|note| note.id).collect();
     print_done(
         context.json,

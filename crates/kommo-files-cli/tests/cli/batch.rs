@@ -34,9 +34,11 @@ fn a_failed_file_is_retried_alone_and_links_are_not_repeated() {
         "batch_first_run_stdout",
         redact_sorted(&first.stdout, env.home.path())
     );
+    // The failure is told once, on its file's line; the summary points at it.
     let error = first.stderr.lines().rev().nth(1).expect("an error line");
-    assert!(
-        error.starts_with("error: 1 of 3 file(s) failed; first: "),
+    assert_eq!(
+        error,
+        format!("error: 1 of 3 file(s) failed: {} (see above)", b.display()),
         "{}",
         first.stderr
     );
@@ -45,11 +47,15 @@ fn a_failed_file_is_retried_alone_and_links_are_not_repeated() {
         "{}",
         first.stderr
     );
-    assert!(
-        first.stderr.contains(&format!("failed {}: ", b.display())),
-        "{}",
-        first.stderr
-    );
+    let failed = format!("failed {}: ", b.display());
+    let line = first
+        .stderr
+        .lines()
+        .find(|line| line.starts_with(&failed))
+        .unwrap_or_else(|| panic!("no line for b.bin: {}", first.stderr));
+    let message = &line[failed.len()..];
+    assert!(message.contains("HTTP 400"), "{line}");
+    assert_eq!(first.stderr.matches(message).count(), 1, "{}", first.stderr);
     assert_eq!(env.emulator.files().len(), 2);
     assert_eq!(attach_requests(&env), 2);
     assert_eq!(env.sdk().notes(&EntityType::Leads, 1002).unwrap().len(), 2);
@@ -135,8 +141,12 @@ fn json_outcomes_name_the_failed_file() {
     let last = output.stderr.lines().last().expect("an error");
     let error: serde_json::Value = serde_json::from_str(last).expect("the error as JSON");
     assert_eq!(error["error"]["kind"], "api");
-    assert!(error["error"]["message"]
-        .as_str()
-        .unwrap()
-        .starts_with("1 of 2 file(s) failed"));
+    assert_eq!(
+        error["error"]["message"],
+        format!("1 of 2 file(s) failed: {} (see above)", too_big.display())
+    );
+    // The file's own failure is in its outcome, and not repeated in the summary.
+    let message = outcomes[1]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("HTTP 400"), "{message}");
+    assert!(!last.contains(message), "{last}");
 }

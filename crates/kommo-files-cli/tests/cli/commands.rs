@@ -396,12 +396,54 @@ fn attach_detach_links_and_notes() {
         1
     );
 
-    // An entity that does not exist is the server's to refuse.
+    // An entity that does not exist is the server's to refuse; the hint names the entity.
     let missing = env
         .cli()
         .run(&["attach", &uuid, "leads:999999"])
         .expect_code(1);
     assert!(missing.stderr.starts_with("error: "), "{}", missing.stderr);
+}
+
+/// An unknown entity's failure names the entity, not a file UUID, whatever the command.
+#[test]
+fn an_unknown_entity_is_named_in_the_hint() {
+    const FIELD: &str = "1150985";
+    let env = TestEnv::new();
+    let path = env.file("contract.pdf", 100, 9);
+    let uuid = uploaded_uuid(&env.ok(&["upload", arg(&path)]).stdout, "contract.pdf");
+    for args in [
+        vec!["attach", &uuid, "leads:1001", "leads:999999"],
+        vec!["detach", &uuid, "leads:999999"],
+        vec!["links", "--entity", "leads:999999"],
+        vec!["note", "leads:999999", &uuid],
+        vec!["note", "leads:999999", &uuid, "--text", "hi"],
+        vec!["field", "get", "leads:999999", FIELD],
+        vec!["field", "set", "leads:999999", FIELD, &uuid],
+        vec!["field", "clear", "leads:999999", FIELD],
+        vec!["upload", arg(&path), "--attach", "leads:999999"],
+        vec!["upload", arg(&path), "--note", "leads:999999"],
+    ] {
+        let output = env.cli().run(&args).expect_code(1);
+        let hint = output.stderr.lines().last().unwrap();
+        assert!(
+            hint.starts_with("hint: leads:999999 was not found"),
+            "{args:?}: {}",
+            output.stderr
+        );
+        assert!(!hint.contains("UUID"), "{args:?}: {hint}");
+        let mut json_args = args.clone();
+        json_args.push("--json");
+        let output = env.cli().run(&json_args).expect_code(1);
+        let json: serde_json::Value =
+            serde_json::from_str(output.stderr.lines().last().unwrap()).expect("JSON");
+        assert_eq!(json["error"]["kind"], "not_found", "{args:?}: {json}");
+        // The server's status, as it said it: notes answer a 400 naming `entity_id`, and
+        // reading a missing entity a 204.
+        assert!(
+            matches!(json["error"]["status"].as_u64(), Some(204 | 400 | 404)),
+            "{args:?}: {json}"
+        );
+    }
 }
 
 #[test]
@@ -541,16 +583,35 @@ fn several_files_download_into_one_directory() {
         .collect();
     assert_eq!(oks, [true, false, true], "{json}");
     assert_eq!(json[1]["error"]["kind"], "not_found", "{json}");
+    // The failure is told once, on its own line; the summary points at it.
+    let failure = json[1]["error"]["message"].as_str().unwrap();
+    assert_eq!(
+        output.stderr.matches(failure).count(),
+        1,
+        "{}",
+        output.stderr
+    );
     assert!(
-        output.stderr.contains("1 of 3 file(s) were not downloaded"),
+        output
+            .stderr
+            .contains("1 of 3 file(s) were not downloaded: no-such-file (see above)"),
         "{}",
         output.stderr
     );
 
-    // Usage: several files need a directory, and --version takes one file.
-    env.cli()
-        .run(&["download", &ua, &ub, "-o", arg(&out.join("x.bin"))])
+    // Usage: several files need a directory (an existing file is not one), and --version
+    // takes one file.
+    let file = out.join("a.bin");
+    let refused = env
+        .cli()
+        .run(&["download", &ua, &ub, "-o", arg(&file)])
         .expect_code(2);
+    assert!(
+        refused.stderr.contains("is a file") && refused.stderr.contains("\nhint: "),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(sha256_file(&file), sha256_file(&a), "left alone");
     env.cli()
         .run(&["download", &ua, &ub, "--version", "v"])
         .expect_code(2);
@@ -569,4 +630,36 @@ fn several_files_download_into_one_directory() {
         output.stderr
     );
     assert_eq!(sha256_file(&clash.join("a.bin")), sha256_file(&a));
+}
+
+/// The README's `kommo-files download UUID1 UUID2 -o ./inbox/` on a fresh machine: a missing
+/// directory is created when `-o` ends with a separator or several files go there.
+#[test]
+fn download_creates_a_missing_directory() {
+    let env = TestEnv::new();
+    let a = env.file("a.bin", 300 * 1024, 31);
+    let b = env.file("b.txt", 10, 32);
+    let output = env.ok(&["upload", "-j", "1", arg(&a), arg(&b)]);
+    let (ua, ub) = (
+        uploaded_uuid(&output.stdout, "a.bin"),
+        uploaded_uuid(&output.stdout, "b.txt"),
+    );
+
+    // Several files, `./inbox/` relative to the current directory, which does not exist.
+    env.ok(&["download", &ua, &ub, "-o", "./inbox/"]);
+    assert_eq!(sha256_file(&env.home.join("inbox/a.bin")), sha256_file(&a));
+    assert_eq!(sha256_file(&env.home.join("inbox/b.txt")), sha256_file(&b));
+
+    // Several files, no trailing separator: still a directory, created with its parents.
+    let nested = env.home.join("deep/er");
+    env.ok(&["download", &ua, &ub, "-o", arg(&nested)]);
+    assert_eq!(sha256_file(&nested.join("b.txt")), sha256_file(&b));
+
+    // One file and a trailing separator: a directory, the file under its own name.
+    env.ok(&["download", &ub, "-o", "one/"]);
+    assert_eq!(sha256_file(&env.home.join("one/b.txt")), sha256_file(&b));
+
+    // One file, no separator: the file itself, as before.
+    env.ok(&["download", &ub, "-o", "copy.txt"]);
+    assert_eq!(sha256_file(&env.home.join("copy.txt")), sha256_file(&b));
 }

@@ -113,6 +113,82 @@ fn a_killed_upload_resumes_where_it_stopped() {
     assert!(batches(&env.state_dir()).is_empty());
 }
 
+/// The earlier session is gone by the time the command runs again (the server forgot it):
+/// the SDK starts over from byte 0, and the CLI says so instead of "resumed". What it counts as
+/// sent is what the server took in this run, the same on both streams.
+#[test]
+fn a_resume_whose_session_is_gone_says_it_started_over() {
+    let env = TestEnv::new();
+    let path = env.file("large.bin", SIZE, 5);
+    upload_and_kill(&env, &path);
+    // Past the session's 24 h on the server's clock only: the checkpoint still looks usable
+    // here, and the server answers the next part with a 404.
+    env.emulator
+        .advance_clock(std::time::Duration::from_secs(25 * 3600));
+
+    let output = env.ok(&["upload", arg(&path)]);
+    assert!(
+        output
+            .stdout
+            .starts_with(&format!("uploaded {} -> ", path.display())),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.trim_end().ends_with("(3.0 MiB)"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        output.stderr.contains(&format!(
+            "{}: the earlier upload's session is gone; starting over from the beginning",
+            path.display()
+        )),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("sent 3.0 MiB in"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(env.sessions(), 2);
+    let uuid = uploaded_uuid(&output.stdout, "large.bin");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+}
+
+/// `sent` in `--json` is what the run's closing line sums, for a resume as for a restart.
+#[test]
+fn json_sent_is_what_the_server_took_in_this_run() {
+    let env = TestEnv::new();
+    let path = env.file("large.bin", SIZE, 6);
+    let before_kill = upload_and_kill(&env, &path);
+    let output = env.ok(&["upload", "--json", arg(&path)]);
+    let outcome = &output.stdout_json()[0];
+    assert_eq!(outcome["status"], "resumed", "{outcome}");
+    let sent = (PARTS - before_kill) as u64 * PART_SIZE;
+    assert_eq!(outcome["sent"], sent, "{outcome}");
+    assert!(
+        output.stderr.contains("sent 2.0 MiB in"),
+        "{}",
+        output.stderr
+    );
+
+    let path = env.file("other.bin", SIZE, 7);
+    upload_and_kill(&env, &path);
+    env.emulator
+        .advance_clock(std::time::Duration::from_secs(25 * 3600));
+    let output = env.ok(&["upload", "--json", arg(&path)]);
+    let outcome = &output.stdout_json()[0];
+    assert_eq!(outcome["status"], "uploaded", "{outcome}");
+    assert_eq!(outcome["sent"], SIZE as u64, "{outcome}");
+    assert!(
+        output.stderr.contains("sent 3.0 MiB in"),
+        "{}",
+        output.stderr
+    );
+}
+
 #[test]
 fn no_resume_after_a_kill_starts_a_new_session() {
     let env = TestEnv::new();

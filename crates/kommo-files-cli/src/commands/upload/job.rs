@@ -2,10 +2,11 @@
 //! note it, remembering each step in the batch's state.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kommo_files::blocking::Client;
-use kommo_files::model::upload::UploadError;
+use kommo_files::model::upload::{UploadError, UploadEvent};
 use kommo_files::model::wire::{AttachmentNote, FileObject};
 use kommo_files::{CancelHandle, Error, UploadOptions};
 
@@ -39,7 +40,11 @@ impl Job<'_> {
                 } else {
                     ""
                 };
-                let partly = if outcome.status == "resumed" {
+                // What this run sent, when it is not simply the file: a resume, or bytes the
+                // server took twice (an upload that started over).
+                let partly = if outcome.status == "resumed"
+                    || (outcome.status == "uploaded" && outcome.sent != source.size)
+                {
                     format!(", {} sent now", human_size(outcome.sent))
                 } else {
                     String::new()
@@ -53,6 +58,7 @@ impl Job<'_> {
                 outcome.uuid = Some(uuid);
             }
             Err(failure) => {
+                let failure = failure.in_upload();
                 let path = printable(&source.path.display().to_string());
                 self.reporter.note(&match failure.kind {
                     "cancelled" => format!("stopped {path}; its checkpoint is kept"),
@@ -80,13 +86,16 @@ impl Job<'_> {
         let mut record = match earlier {
             Some(record) => {
                 outcome.status = "already uploaded";
-                self.reporter.skipped(source.size);
+                self.reporter.skipped(index, source.size);
                 record
             }
             None => {
-                let (file, status, sent) = self.transfer(index, source, name)?;
+                let transferred = self.transfer(index, source, name);
+                // Every byte the server acknowledged in this run, over every attempt: the
+                // number the closing `sent` line sums.
+                outcome.sent = self.reporter.moved(index);
+                let (file, status) = transferred?;
                 outcome.status = status;
-                outcome.sent = sent;
                 let record = FileRecord {
                     size: source.size,
                     modified: source.modified,
@@ -103,42 +112,47 @@ impl Job<'_> {
     }
 
     /// Continues from a checkpoint when there is a usable one, else uploads from the start.
-    /// Returns the file, how it went, and the bytes this run sent.
+    /// Returns the file and how it went: `resumed` only when the earlier session carried on.
     fn transfer(
         &self,
         index: usize,
         source: &Source,
         name: &str,
-    ) -> Result<(FileObject, &'static str, u64), Failure> {
+    ) -> Result<(FileObject, &'static str), Failure> {
         let checkpoint_path = self.batch.checkpoint_path(&source.path);
         let mut attempt = None;
         if let Ok(checkpoint) = kommo_files::load_checkpoint(&checkpoint_path) {
             let offset = checkpoint.offset;
             let progress = self.reporter.start(index, name, source.size, offset);
-            let resumed = self.watched(progress, &checkpoint_path, |options| {
-                self.client.resume_path(checkpoint, &source.path, options)
-            });
+            let (resumed, restarted) =
+                self.watched(progress, source, true, &checkpoint_path, |options| {
+                    self.client.resume_path(checkpoint, &source.path, options)
+                });
             match resumed {
                 Err(error) if checkpoint_is_stale(&error) => {
                     self.note(
                         source,
-                        &format!("cannot continue the earlier upload ({error}); starting over"),
+                        &format!(
+                            "cannot continue the earlier upload ({}); starting over",
+                            Failure::from(error).message
+                        ),
                     );
                     let _ = std::fs::remove_file(&checkpoint_path);
                 }
-                other => attempt = Some((other, "resumed", source.size.saturating_sub(offset))),
+                // The session was gone after all: the SDK started over from byte 0 (and said so).
+                other if restarted => attempt = Some((other, "uploaded")),
+                other => attempt = Some((other, "resumed")),
             }
         }
-        let (result, status, sent) = match attempt {
+        let (result, status) = match attempt {
             Some(attempt) => attempt,
             None => (
                 self.upload_from_start(index, source, name, &checkpoint_path),
                 "uploaded",
-                source.size,
             ),
         };
         let error = match result {
-            Ok(file) => return Ok((file, status, sent)),
+            Ok(file) => return Ok((file, status)),
             Err(error) => error,
         };
         match find_stored(
@@ -157,13 +171,13 @@ impl Job<'_> {
                     ),
                 );
                 let _ = std::fs::remove_file(&checkpoint_path);
-                Ok((*file, status, sent))
+                Ok((*file, status))
             }
             Stored::Not => {
                 self.note(source, "the answer to its last part was lost and the file is not stored; starting over");
                 let _ = std::fs::remove_file(&checkpoint_path);
                 self.upload_from_start(index, source, name, &checkpoint_path)
-                    .map(|file| (file, "uploaded", source.size))
+                    .map(|file| (file, "uploaded"))
                     .map_err(|error| upload_failure(error, &source.path))
             }
             Stored::Unknown => Err(upload_failure(error, &source.path)),
@@ -178,9 +192,10 @@ impl Job<'_> {
         checkpoint_path: &Path,
     ) -> Result<FileObject, Error> {
         let progress = self.reporter.start(index, name, source.size, 0);
-        self.watched(progress, checkpoint_path, |options| {
+        self.watched(progress, source, false, checkpoint_path, |options| {
             self.client.upload_path(&source.path, options)
         })
+        .0
     }
 
     fn note(&self, source: &Source, text: &str) {
@@ -190,15 +205,21 @@ impl Job<'_> {
         ));
     }
 
-    /// Runs `upload` with this batch's options, its checkpoint file and `progress` fed.
+    /// Runs `upload` with this batch's options, its checkpoint file and `progress` fed; says so
+    /// when the SDK starts over from byte 0 (its session was gone), and returns whether it did.
     fn watched(
         &self,
         progress: FileProgress,
+        source: &Source,
+        resuming: bool,
         checkpoint_path: &Path,
         upload: impl FnOnce(UploadOptions) -> Result<FileObject, Error>,
-    ) -> Result<FileObject, Error> {
+    ) -> (Result<FileObject, Error>, bool) {
         let progress = Arc::new(Mutex::new(progress));
+        let restarted = Arc::new(AtomicBool::new(false));
         let fed = Arc::clone(&progress);
+        let (told, reporter) = (Arc::clone(&restarted), Arc::clone(self.reporter));
+        let path = printable(&source.path.display().to_string());
         let mut options = UploadOptions::new()
             .with_preview(self.args.preview)
             .checkpoint_file(checkpoint_path)
@@ -207,6 +228,15 @@ impl Job<'_> {
                 fed.lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .update(p.acknowledged)
+            })
+            .on_event(move |event| {
+                if let UploadEvent::Restarted { .. } = event {
+                    let why = match (resuming, told.swap(true, Ordering::SeqCst)) {
+                        (true, false) => "the earlier upload's session is gone",
+                        _ => "the upload session was lost",
+                    };
+                    reporter.note(&format!("{path}: {why}; starting over from the beginning"));
+                }
             });
         if let Some(uuid) = &self.args.version_of {
             options = options.new_version_of(uuid);
@@ -219,7 +249,7 @@ impl Job<'_> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .end();
         }
-        result
+        (result, restarted.load(Ordering::SeqCst))
     }
 
     /// Attaches and notes the file where asked, once each, saving each step.
@@ -228,7 +258,8 @@ impl Job<'_> {
             let key = entity.to_string();
             if !record.attached.contains(&key) {
                 self.client
-                    .attach(&entity.kind, entity.id, &[&record.uuid])?;
+                    .attach(&entity.kind, entity.id, &[&record.uuid])
+                    .map_err(|error| Failure::about_entity(error, entity))?;
                 record.attached.push(key);
                 self.batch.save(path, record.clone())?;
             }
@@ -237,7 +268,9 @@ impl Job<'_> {
             let key = entity.to_string();
             if !record.noted.contains(&key) {
                 let note = AttachmentNote::new(entity.id, &record.uuid).file_name(name);
-                self.client.add_attachment_notes(&entity.kind, &[note])?;
+                self.client
+                    .add_attachment_notes(&entity.kind, &[note])
+                    .map_err(|error| Failure::about_entity(error, entity))?;
                 record.noted.push(key);
                 self.batch.save(path, record.clone())?;
             }

@@ -17,7 +17,7 @@ use self::sources::{collect_sources, Source};
 use super::Context;
 use crate::cli::UploadArgs;
 use crate::failure::Failure;
-use crate::output::print_json;
+use crate::output::{print_json, printable};
 use crate::progress::Reporter;
 use crate::state::{default_state_dir, digest, Batch};
 
@@ -30,7 +30,9 @@ struct Outcome {
     /// `uploaded`, `resumed`, `already uploaded` or `failed`.
     status: &'static str,
     size: u64,
-    /// Bytes this run sent: less than `size` for a resumed upload, 0 for one done before.
+    /// Bytes the server acknowledged in this run, over every attempt: less than `size` for a
+    /// resumed upload, more after parts were sent again, 0 for one done before. The outcomes'
+    /// `sent` add up to the closing `sent …` line.
     sent: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Failure>,
@@ -141,12 +143,17 @@ fn upload_batch(
             sources.len()
         )));
     }
-    let first = outcomes.iter().find_map(|o| o.error.as_ref());
+    // Each failure was printed with its file already: the summary only points at the first.
+    let first = outcomes
+        .iter()
+        .find_map(|o| Some((printable(&o.path.display().to_string()), o.error.as_ref()?)));
     Err(Failure::of_batch(
         sources.len() - done,
         sources.len(),
         "failed",
-        first,
+        first
+            .as_ref()
+            .map(|(path, failure)| (path.as_str(), *failure)),
     ))
 }
 
