@@ -28,6 +28,7 @@ pub mod call;
 pub mod download;
 pub mod endpoint;
 mod error;
+mod html;
 pub mod operation;
 pub mod pacing;
 pub mod retry;

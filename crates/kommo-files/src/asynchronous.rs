@@ -127,8 +127,8 @@ impl Client {
         config: ClientConfig,
         layer: impl FnOnce(kommo_files_transport::ReqwestTransport) -> T,
     ) -> Result<Self, Error> {
-        let transport = kommo_files_transport::ReqwestTransport::new(config.timeouts)
-            .map_err(Error::client_setup)?;
+        let transport =
+            kommo_files_transport::ReqwestTransport::new(config.timeouts).map_err(Error::Client)?;
         Ok(Self::with_transport(config, layer(transport)))
     }
 

@@ -43,7 +43,11 @@ pub(crate) fn list_files(drive: &DriveHost, query: &FileQuery) -> ApiCall<FilePa
 
 pub(crate) fn next_page(drive: &DriveHost, url: &str) -> Result<ApiCall<FilePage>, UrlError> {
     let request = endpoint::next_page_request(drive, url)?;
-    Ok(call(Operation::ListFiles, request, endpoint::parse_file_page))
+    Ok(call(
+        Operation::ListFiles,
+        request,
+        endpoint::parse_file_page,
+    ))
 }
 
 pub(crate) fn get_file(drive: &DriveHost, file_uuid: &str) -> ApiCall<Option<FileObject>> {
@@ -51,7 +55,11 @@ pub(crate) fn get_file(drive: &DriveHost, file_uuid: &str) -> ApiCall<Option<Fil
     call(Operation::GetFile, request, endpoint::parse_get_file)
 }
 
-pub(crate) fn edit_file(drive: &DriveHost, file_uuid: &str, edit: &FileEdit) -> ApiCall<FileObject> {
+pub(crate) fn edit_file(
+    drive: &DriveHost,
+    file_uuid: &str,
+    edit: &FileEdit,
+) -> ApiCall<FileObject> {
     let request = endpoint::edit_file_request(drive, file_uuid, edit);
     call(Operation::EditFile, request, endpoint::parse_edit_file)
 }
@@ -63,12 +71,20 @@ pub(crate) fn versions(drive: &DriveHost, file_uuid: &str) -> ApiCall<VersionLis
 
 pub(crate) fn delete(drive: &DriveHost, file_uuids: &[impl AsRef<str>]) -> ApiCall<()> {
     let request = endpoint::delete_files_request(drive, file_uuids);
-    call(Operation::DeleteFiles, request, endpoint::parse_delete_files)
+    call(
+        Operation::DeleteFiles,
+        request,
+        endpoint::parse_delete_files,
+    )
 }
 
 pub(crate) fn restore(drive: &DriveHost, file_uuids: &[impl AsRef<str>]) -> ApiCall<RestoredFiles> {
     let request = endpoint::restore_files_request(drive, file_uuids);
-    call(Operation::RestoreFiles, request, endpoint::parse_restore_files)
+    call(
+        Operation::RestoreFiles,
+        request,
+        endpoint::parse_restore_files,
+    )
 }
 
 pub(crate) fn entity_files(
@@ -78,7 +94,11 @@ pub(crate) fn entity_files(
     query: EntityFilesQuery,
 ) -> ApiCall<EntityFileLinks> {
     let request = endpoint::entity_files_request(account, entity, entity_id, query);
-    call(Operation::EntityFiles, request, endpoint::parse_entity_files)
+    call(
+        Operation::EntityFiles,
+        request,
+        endpoint::parse_entity_files,
+    )
 }
 
 pub(crate) fn attach(
@@ -103,7 +123,11 @@ pub(crate) fn detach(
 
 pub(crate) fn file_entities(account: &AccountHost, file_uuid: &str) -> ApiCall<FileEntities> {
     let request = endpoint::file_entities_request(account, file_uuid);
-    call(Operation::FileEntities, request, endpoint::parse_file_entities)
+    call(
+        Operation::FileEntities,
+        request,
+        endpoint::parse_file_entities,
+    )
 }
 
 pub(crate) fn add_notes(
@@ -150,8 +174,7 @@ pub(crate) fn set_file_field(
     field_id: i64,
     values: &[FileFieldValue],
 ) -> ApiCall<()> {
-    let request =
-        endpoint::set_file_field_request(account, entity, entity_id, field_id, values);
+    let request = endpoint::set_file_field_request(account, entity, entity_id, field_id, values);
     call(Operation::SetFileField, request, |response| {
         endpoint::parse_entity(response).map(drop)
     })

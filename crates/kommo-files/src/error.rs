@@ -205,7 +205,9 @@ impl Error {
     /// caller's own, longer-term retry.) Never for 401/403, a bad request or a refused URL.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Api { error, .. } => kommo_files_model::retry::is_retryable_status(error.status()),
+            Self::Api { error, .. } => {
+                kommo_files_model::retry::is_retryable_status(error.status())
+            }
             Self::Transport { failure, .. } => failure.is_retryable(),
             Self::Upload { error, .. } => upload_is_retryable(error),
             Self::Download(error) => matches!(error, DownloadError::Incomplete { .. }),
@@ -336,10 +338,6 @@ impl Error {
             },
             other => Self::Internal(format!("unknown download failure: {other}")),
         }
-    }
-
-    pub(crate) fn client_setup(error: TransportError) -> Self {
-        Self::Client(error)
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {

@@ -232,7 +232,10 @@ impl UploadOptions {
                 .map(Some)
                 .map_err(|error| format!("the checkpoint {} is damaged: {error}", path.display())),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(format!("the checkpoint {} cannot be read: {error}", path.display())),
+            Err(error) => Err(format!(
+                "the checkpoint {} cannot be read: {error}",
+                path.display()
+            )),
         }
     }
 

@@ -38,7 +38,8 @@ pub(crate) struct Attempt(OperationContext);
 impl Attempt {
     /// Attempt `attempt` (1-based) of an API call.
     pub(crate) fn call(operation: Operation, attempt: u32) -> Self {
-        let context = OperationContext::new(transport_operation(operation), operation.is_idempotent());
+        let context =
+            OperationContext::new(transport_operation(operation), operation.is_idempotent());
         Self(context.attempt(attempt))
     }
 

@@ -151,7 +151,9 @@ fn versions_table(versions: &[FileVersion]) -> Table {
 }
 
 pub fn set_version(context: &Context, uuid: &str, version: &str) -> Result<(), Failure> {
-    let file = context.client().set_active_version(uuid, version)?;
+    let file = context
+        .client()
+        .set_active_version(uuid, kommo_files::VersionUuid::new(version))?;
     print_done(
         context.json,
         &format!("{} now serves version {version}", file.uuid),

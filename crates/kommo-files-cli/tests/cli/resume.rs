@@ -358,3 +358,71 @@ fn a_lost_last_answer_with_nothing_stored_starts_over() {
     assert_eq!(env.sessions(), 2);
     assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
 }
+
+/// The data-loss regression: an older file of the same name and size (other bytes) is in the
+/// account when the answer to the last part is lost on a strict server. The run must report
+/// the new file, whose bytes are the source's, never the older one.
+#[test]
+fn a_lost_last_answer_never_adopts_an_older_namesake() {
+    let env = TestEnv::with(Emulator::builder().retry_mode(RetryMode::Strict));
+    let older = env.file("old/invoice.pdf", 700 * 1024, 9);
+    let output = env.ok(&["upload", arg(&older)]);
+    let older_uuid = uploaded_uuid(&output.stdout, "invoice.pdf");
+    let path = env.file("invoice.pdf", 700 * 1024, 10);
+    env.emulator.add_fault(
+        Fault::new(FaultAction::CloseAfterCommit)
+            .method("POST")
+            .path("*/upload/*")
+            .nth(3),
+    );
+    let output = env.ok(&["upload", arg(&path)]);
+    let uuid = uploaded_uuid(&output.stdout, "invoice.pdf");
+    assert_ne!(
+        uuid, older_uuid,
+        "adopted the older file: {}",
+        output.stderr
+    );
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+    assert_eq!(env.stored_sha(&older_uuid), sha256_file(&older));
+    assert_eq!(env.emulator.files().len(), 2);
+}
+
+/// The same with a process killed while its last part was in flight: the next run continues
+/// the checkpoint, and whether or not the server had stored the part, the run ends with the
+/// new file stored once, under its own UUID, beside the older namesake.
+#[test]
+fn a_killed_last_part_never_adopts_an_older_namesake() {
+    let env = TestEnv::with(Emulator::builder().retry_mode(RetryMode::Strict));
+    let older = env.file("old/scan.pdf", 700 * 1024, 11);
+    let older_uuid = uploaded_uuid(&env.ok(&["upload", arg(&older)]).stdout, "scan.pdf");
+    let path = env.file("scan.pdf", 700 * 1024, 12);
+    // The last (third) part is held for a moment: the run is killed while it is in flight.
+    env.emulator.add_fault(
+        Fault::new(FaultAction::Delay { millis: 1_500 })
+            .method("POST")
+            .path("*/upload/*")
+            .nth(3),
+    );
+    let running = env.cli().spawn(&["upload", arg(&path)]);
+    wait_until("the last part is in flight", || {
+        env.emulator.faults()[0].fired == 1
+    });
+    let killed = running.kill();
+    assert_ne!(killed.code, 0);
+    env.emulator.clear_faults();
+    let output = env.ok(&["upload", arg(&path)]);
+    let uuid = uploaded_uuid(&output.stdout, "scan.pdf");
+    assert_ne!(
+        uuid, older_uuid,
+        "adopted the older file: {}",
+        output.stderr
+    );
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+    let copies = env
+        .emulator
+        .files()
+        .iter()
+        .filter(|file| env.stored_sha(&file.uuid) == sha256_file(&path))
+        .count();
+    assert_eq!(copies, 1, "stored once: {}", output.stderr);
+}

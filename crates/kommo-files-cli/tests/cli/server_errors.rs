@@ -101,7 +101,7 @@ fn html_error_pages_are_summed_up_not_shown() {
     assert_eq!(
         error,
         "error: discover_drive: HTTP 403 Forbidden: Your account has been blocked for exceeding the \
-         API request limits."
+         API request limits. (an HTML page)"
     );
     let json = env
         .cli()

@@ -85,13 +85,15 @@ impl Client {
             if cancel.is_some_and(CancelHandle::is_cancelled) {
                 return;
             }
-            let left = until
-                .duration_since(SystemTime::now())
-                .unwrap_or_default();
+            let left = until.duration_since(SystemTime::now()).unwrap_or_default();
             if left.is_zero() {
                 return;
             }
-            let step = if cancel.is_some() { left.min(CANCEL_POLL) } else { left };
+            let step = if cancel.is_some() {
+                left.min(CANCEL_POLL)
+            } else {
+                left
+            };
             self.sleep(step).await;
         }
     }
@@ -105,7 +107,9 @@ impl Client {
         let request = support::prepare(request, attempt, &self.inner.config.user_agent);
         let response = self.inner.transport.send_streaming(request).await?;
         let (head, body) = response.into_parts();
-        let body = body.read_to_end(self.inner.config.max_response_body).await?;
+        let body = body
+            .read_to_end(self.inner.config.max_response_body)
+            .await?;
         Ok(http::Response::from_parts(head, body))
     }
 
@@ -126,10 +130,8 @@ impl Client {
                 CallAction::Send { request, attempt } => {
                     let attempt = Attempt::call(operation, attempt);
                     let result = self.send_buffered(request, attempt).await;
-                    machine.handle_response(
-                        result.map_err(support::send_failure),
-                        SystemTime::now(),
-                    );
+                    machine
+                        .handle_response(result.map_err(support::send_failure), SystemTime::now());
                 }
                 CallAction::Done(response) => return Ok(response),
                 CallAction::Failed(failure) => return Err(Error::call_failed(operation, failure)),
@@ -147,7 +149,9 @@ impl Client {
 
     /// Asks the account for its drive host (`GET /api/v4/account?with=drive_url`).
     pub(super) async fn discover_drive(&self) -> Result<DriveHost, Error> {
-        let base = self.run(crate::calls::discover_drive(self.account())).await?;
+        let base = self
+            .run(crate::calls::discover_drive(self.account()))
+            .await?;
         Ok(DriveHost::new(base, self.inner.config.token.clone()))
     }
 }

@@ -49,7 +49,11 @@ impl Client {
         version: &FileVersion,
         sink: &mut W,
     ) -> Result<u64, Error> {
-        let link = version.links.download.as_ref().map(|link| link.href.as_str());
+        let link = version
+            .links
+            .download
+            .as_ref()
+            .map(|link| link.href.as_str());
         let link = link.ok_or(Error::download(DownloadError::NoLink))?;
         self.download_link(link, sink).await
     }
@@ -68,7 +72,8 @@ impl Client {
         file: &FileObject,
         path: impl AsRef<Path>,
     ) -> Result<u64, Error> {
-        self.download_to_path_with_progress(file, path, |_| {}).await
+        self.download_to_path_with_progress(file, path, |_| {})
+            .await
     }
 
     /// [`Client::download_to_path`], telling `on_progress` the bytes written so far (and the
@@ -201,7 +206,9 @@ impl Client {
                 }
                 DownloadAction::ReadBody { expected } => {
                     let Some(mut streamed) = body.take() else {
-                        return Err(Error::internal("download machine: a body to read, none received"));
+                        return Err(Error::internal(
+                            "download machine: a body to read, none received",
+                        ));
                     };
                     let total = expected.unwrap_or(0);
                     loop {
@@ -218,7 +225,10 @@ impl Client {
                                 break;
                             }
                             Err(error) => {
-                                machine.handle_body_error(support::send_failure(error), SystemTime::now());
+                                machine.handle_body_error(
+                                    support::send_failure(error),
+                                    SystemTime::now(),
+                                );
                                 break;
                             }
                         }
@@ -228,7 +238,9 @@ impl Client {
                             break;
                         }
                     }
-                    sink.flush().await.map_err(|e| Error::io("writing the download", e))?;
+                    sink.flush()
+                        .await
+                        .map_err(|e| Error::io("writing the download", e))?;
                 }
                 DownloadAction::Done { written } => return Ok(written),
                 DownloadAction::Failed(failure) => return Err(Error::download_failed(failure)),

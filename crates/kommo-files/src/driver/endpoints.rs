@@ -148,8 +148,13 @@ impl Client {
         entity_id: i64,
         query: &EntityFilesQuery,
     ) -> Result<EntityFileLinks, Error> {
-        self.run(calls::entity_files(self.account(), entity, entity_id, *query))
-            .await
+        self.run(calls::entity_files(
+            self.account(),
+            entity,
+            entity_id,
+            *query,
+        ))
+        .await
     }
 
     /// Attaches files to an entity. See [`Client::entity_files`] for an example.

@@ -48,12 +48,21 @@ impl Client {
             return Err(Error::final_part_unproven(checkpoint, Vec::new(), None));
         };
         let found = match &checkpoint.session.file_uuid {
-            Some(file_uuid) => self.stored_version(&checkpoint, file_uuid, &source_sha256).await,
+            Some(file_uuid) => {
+                self.stored_version(&checkpoint, file_uuid, &source_sha256)
+                    .await
+            }
             None => self.stored_file(&checkpoint, &source_sha256).await,
         };
         let (verdict, candidates) = match found {
             Ok(found) => found,
-            Err(cause) => return Err(Error::final_part_unproven(checkpoint, Vec::new(), Some(cause))),
+            Err(cause) => {
+                return Err(Error::final_part_unproven(
+                    checkpoint,
+                    Vec::new(),
+                    Some(cause),
+                ))
+            }
         };
         match verdict {
             Verdict::Adopt(file_uuid) => match self.get_file(&file_uuid).await? {

@@ -79,8 +79,13 @@ impl Client {
     ) -> Result<FileObject, Error> {
         let path = path.as_ref();
         let (file, info) = open_source(path).await?;
-        self.upload(&support::file_name(path), info, FileSource::new(file), options)
-            .await
+        self.upload(
+            &support::file_name(path),
+            info,
+            FileSource::new(file),
+            options,
+        )
+        .await
     }
 
     /// Continues the upload of `checkpoint` from the file at `path`, after checking that the
@@ -199,8 +204,13 @@ impl Client {
         lazy_hash: bool,
     ) -> Result<UploadMachine, Error> {
         let config = self.inner.config.upload_config();
-        let machine = UploadMachine::new(self.drive().await?, session, info, config, support::seed());
-        Ok(if lazy_hash { machine.without_prefix_hash() } else { machine })
+        let machine =
+            UploadMachine::new(self.drive().await?, session, info, config, support::seed());
+        Ok(if lazy_hash {
+            machine.without_prefix_hash()
+        } else {
+            machine
+        })
     }
 
     /// A machine continuing `checkpoint`, or why the checkpoint cannot be continued.
@@ -212,7 +222,14 @@ impl Client {
         let drive = self.drive().await?;
         let config = self.inner.config.upload_config();
         let now = SystemTime::now();
-        Ok(UploadMachine::resume(drive, checkpoint, info, config, now, support::seed()))
+        Ok(UploadMachine::resume(
+            drive,
+            checkpoint,
+            info,
+            config,
+            now,
+            support::seed(),
+        ))
     }
 
     /// Runs the machine to the end; after an ambiguous last part, finds out whether the file
@@ -249,7 +266,10 @@ impl Client {
                 None => {
                     if !source.can_restart() {
                         let reading = cannot_rewind(machine.total());
-                        return Err(Error::io("uploading again after the last part was lost", reading));
+                        return Err(Error::io(
+                            "uploading again after the last part was lost",
+                            reading,
+                        ));
                     }
                     options.observe(&UploadEvent::FinalPartNotStored, machine.total())?;
                     machine = machine.start_over(support::seed());
@@ -289,11 +309,14 @@ impl Client {
                 Action::Send(request) => {
                     let attempt = match machine.sending() {
                         Some((kind, attempt)) => Attempt::upload(kind, attempt),
-                        None => return Err(Error::internal("upload machine: a request of no kind")),
+                        None => {
+                            return Err(Error::internal("upload machine: a request of no kind"))
+                        }
                     };
                     self.pause_until(self.slot(), None).await;
                     let result = self.send_buffered(request, attempt).await;
-                    machine.handle_response(result.map_err(support::send_failure), SystemTime::now());
+                    machine
+                        .handle_response(result.map_err(support::send_failure), SystemTime::now());
                 }
                 Action::Wait { until } => self.pause_until(until, Some(&options.cancel)).await,
                 Action::Done(file) => return Ok(*file),

@@ -136,7 +136,10 @@ macro_rules! scenarios {
                     assert!(bytes == v2, "the active version's bytes");
 
                     let switched = client
-                        .set_active_version(&file.uuid, kommo_files::VersionUuid::new(&first_version))
+                        .set_active_version(
+                            &file.uuid,
+                            kommo_files::VersionUuid::new(&first_version),
+                        )
                         .await
                         .unwrap();
                     assert_eq!(

@@ -46,7 +46,10 @@ macro_rules! scenarios {
             /// the new file. The upload returns the new file, never the older one.
             #[$mode]
             pub(crate) async fn an_older_file_of_the_same_name_and_size_is_never_adopted() {
-                let faults = [FaultAction::CloseAfterCommit, FaultAction::GarbageAfterCommit];
+                let faults = [
+                    FaultAction::CloseAfterCommit,
+                    FaultAction::GarbageAfterCommit,
+                ];
                 for fault in faults {
                     let emulator = start(common::emulator().retry_mode(RetryMode::Strict)).await;
                     let client = Client::new(common::config(&emulator)).unwrap();
@@ -63,7 +66,12 @@ macro_rules! scenarios {
                         .unwrap_or_else(|e| panic!("{fault:?}: {}", e.chain_message()));
                     assert_ne!(file.uuid, older.uuid, "{fault:?}: adopted the older file");
                     common::assert_stored(&emulator, &file.uuid, &source);
-                    assert_eq!(emulator.files().len(), 2, "{fault:?}: {}", common::log(&emulator));
+                    assert_eq!(
+                        emulator.files().len(),
+                        2,
+                        "{fault:?}: {}",
+                        common::log(&emulator)
+                    );
                     assert_eq!(*events.lock().unwrap(), [format!("found {}", file.uuid)]);
                 }
             }
@@ -73,7 +81,8 @@ macro_rules! scenarios {
             #[$mode]
             pub(crate) async fn nothing_stored_means_upload_again() {
                 let emulator = start(common::emulator().retry_mode(RetryMode::Strict)).await;
-                let client = Client::new(common::config(&emulator).retry(common::fast_retry())).unwrap();
+                let client =
+                    Client::new(common::config(&emulator).retry(common::fast_retry())).unwrap();
                 let older = client
                     .upload_bytes("report.bin", common::data(SIZE, 1), UploadOptions::new())
                     .await

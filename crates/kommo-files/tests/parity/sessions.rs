@@ -123,7 +123,8 @@ macro_rules! scenarios {
                         "{mode:?}:{}",
                         common::log(&emulator)
                     );
-                    let file = outcome.unwrap_or_else(|e| panic!("{mode:?}: {}", e.chain_message()));
+                    let file =
+                        outcome.unwrap_or_else(|e| panic!("{mode:?}: {}", e.chain_message()));
                     assert_eq!(file.uuid, files[0].uuid, "{mode:?}");
                 }
             }

@@ -6,11 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kommo_files::blocking::Client;
-use kommo_files::model::upload::{UploadError, UploadEvent};
+use kommo_files::model::upload::UploadEvent;
 use kommo_files::model::wire::{AttachmentNote, FileObject};
 use kommo_files::{CancelHandle, Error, UploadOptions};
 
-use super::lost_answer::{find_stored, Stored};
 use super::sources::Source;
 use super::Outcome;
 use crate::cli::UploadArgs;
@@ -111,8 +110,10 @@ impl Job<'_> {
         Ok(record.uuid)
     }
 
-    /// Continues from a checkpoint when there is a usable one, else uploads from the start.
-    /// Returns the file and how it went: `resumed` only when the earlier session carried on.
+    /// Uploads the file through the SDK, which continues the batch's checkpoint for it when
+    /// there is a usable one (and starts over, saying why, when not) and resolves a lost answer
+    /// to the last part itself. Returns the file and how it went: `resumed` only when the
+    /// earlier session carried on.
     fn transfer(
         &self,
         index: usize,
@@ -120,93 +121,31 @@ impl Job<'_> {
         name: &str,
     ) -> Result<(FileObject, &'static str), Failure> {
         let checkpoint_path = self.batch.checkpoint_path(&source.path);
-        let mut attempt = None;
-        if let Ok(checkpoint) = kommo_files::load_checkpoint(&checkpoint_path) {
-            let offset = checkpoint.offset;
-            let progress = self.reporter.start(index, name, source.size, offset);
-            let (resumed, restarted) =
-                self.watched(progress, source, true, &checkpoint_path, |options| {
-                    self.client.resume_path(checkpoint, &source.path, options)
-                });
-            match resumed {
-                Err(error) if checkpoint_is_stale(&error) => {
-                    self.note(
-                        source,
-                        &format!(
-                            "cannot continue the earlier upload ({}); starting over",
-                            Failure::from(error).message
-                        ),
-                    );
-                    let _ = std::fs::remove_file(&checkpoint_path);
-                }
-                // The session was gone after all: the SDK started over from byte 0 (and said so).
-                other if restarted => attempt = Some((other, "uploaded")),
-                other => attempt = Some((other, "resumed")),
-            }
-        }
-        let (result, status) = match attempt {
-            Some(attempt) => attempt,
-            None => (
-                self.upload_from_start(index, source, name, &checkpoint_path),
-                "uploaded",
-            ),
-        };
-        let error = match result {
-            Ok(file) => return Ok((file, status)),
-            Err(error) => error,
-        };
-        match find_stored(
-            &self.client,
-            self.args.version_of.as_deref(),
-            &error,
+        let resumed_at = kommo_files::load_checkpoint(&checkpoint_path)
+            .ok()
+            .map(|checkpoint| checkpoint.offset);
+        let progress = self
+            .reporter
+            .start(index, name, source.size, resumed_at.unwrap_or(0));
+        let (result, started_over) = self.watched(
+            progress,
             source,
-            name,
-        )? {
-            Stored::Found(file) => {
-                self.note(
-                    source,
-                    &format!(
-                        "the answer to its last part was lost; it is stored as {}",
-                        file.uuid
-                    ),
-                );
-                let _ = std::fs::remove_file(&checkpoint_path);
-                Ok((*file, status))
-            }
-            Stored::Not => {
-                self.note(source, "the answer to its last part was lost and the file is not stored; starting over");
-                let _ = std::fs::remove_file(&checkpoint_path);
-                self.upload_from_start(index, source, name, &checkpoint_path)
-                    .map(|file| (file, "uploaded"))
-                    .map_err(|error| upload_failure(error, &source.path))
-            }
-            Stored::Unknown => Err(upload_failure(error, &source.path)),
-        }
+            resumed_at.is_some(),
+            &checkpoint_path,
+            |options| self.client.upload_path(&source.path, options),
+        );
+        let status = match resumed_at {
+            Some(_) if !started_over => "resumed",
+            _ => "uploaded",
+        };
+        result
+            .map(|file| (file, status))
+            .map_err(|error| upload_failure(error, &source.path))
     }
 
-    fn upload_from_start(
-        &self,
-        index: usize,
-        source: &Source,
-        name: &str,
-        checkpoint_path: &Path,
-    ) -> Result<FileObject, Error> {
-        let progress = self.reporter.start(index, name, source.size, 0);
-        self.watched(progress, source, false, checkpoint_path, |options| {
-            self.client.upload_path(&source.path, options)
-        })
-        .0
-    }
-
-    fn note(&self, source: &Source, text: &str) {
-        self.reporter.note(&format!(
-            "{}: {text}",
-            printable(&source.path.display().to_string())
-        ));
-    }
-
-    /// Runs `upload` with this batch's options, its checkpoint file and `progress` fed; says so
-    /// when the SDK starts over from byte 0 (its session was gone), and returns whether it did.
+    /// Runs `upload` with this batch's options, its checkpoint file and `progress` fed; says
+    /// what the SDK decided on the way (a checkpoint refused, a lost session, a lost last
+    /// answer), and returns whether the upload started over from byte 0.
     fn watched(
         &self,
         progress: FileProgress,
@@ -230,12 +169,28 @@ impl Job<'_> {
                     .update(p.acknowledged)
             })
             .on_event(move |event| {
-                if let UploadEvent::Restarted { .. } = event {
-                    let why = match (resuming, told.swap(true, Ordering::SeqCst)) {
-                        (true, false) => "the earlier upload's session is gone",
-                        _ => "the upload session was lost",
-                    };
-                    reporter.note(&format!("{path}: {why}; starting over from the beginning"));
+                let note = |text: &str| reporter.note(&format!("{path}: {text}"));
+                match event {
+                    UploadEvent::CheckpointRefused { reason } => {
+                        told.store(true, Ordering::SeqCst);
+                        note(&format!("cannot continue the earlier upload ({reason}); starting over"));
+                    }
+                    UploadEvent::Restarted { .. } => {
+                        let why = match (resuming, told.swap(true, Ordering::SeqCst)) {
+                            (true, false) => "the earlier upload's session is gone",
+                            _ => "the upload session was lost",
+                        };
+                        note(&format!("{why}; starting over from the beginning"));
+                    }
+                    UploadEvent::FinalPartFound { file_uuid } => note(&format!(
+                        "the answer to its last part was lost; it is stored as {file_uuid} \
+                         (its SHA-256 checked)"
+                    )),
+                    UploadEvent::FinalPartNotStored => {
+                        told.store(true, Ordering::SeqCst);
+                        note("the answer to its last part was lost and the file is not stored; starting over");
+                    }
+                    _ => {}
                 }
             });
         if let Some(uuid) = &self.args.version_of {
@@ -279,32 +234,13 @@ impl Job<'_> {
     }
 }
 
-/// A checkpoint that cannot be continued: the source changed, or the session expired.
-fn checkpoint_is_stale(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::Checkpoint(_)
-            | Error::Upload {
-                error: UploadError::SourceChanged(_)
-                    | UploadError::SessionExpired { .. }
-                    | UploadError::Checkpoint(_),
-                ..
-            }
-    )
-}
-
 fn upload_failure(error: Error, path: &Path) -> Failure {
-    let unconfirmed = matches!(
-        &error,
-        Error::Upload {
-            error: UploadError::FinalPartUnconfirmed { .. },
-            ..
-        }
-    );
+    let unproven = matches!(&error, Error::FinalPartUnproven { .. });
     let failure = Failure::from(error);
-    if unconfirmed {
+    if unproven {
         return failure.hint(format!(
-            "look for it with `kommo-files ls --name {:?}`; if it is not there, upload again with --no-resume",
+            "the file may be stored more than once or not at all: look with \
+             `kommo-files ls --name {:?}`, then remove the extra copy or upload again with --no-resume",
             kommo_files_name(path)
         ));
     }

@@ -3,7 +3,6 @@
 //! no attachment or note.
 
 mod job;
-mod lost_answer;
 mod sources;
 
 use std::path::{Path, PathBuf};
