@@ -27,6 +27,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// The files of `src/driver/` are compiled once per flavour (blocking.rs, asynchronous.rs), on
+// purpose: that is how one source gives both clients.
+#![allow(clippy::duplicate_mod)]
+
 mod asynchronous;
 pub mod blocking;
 mod calls;

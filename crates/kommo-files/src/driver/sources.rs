@@ -94,7 +94,7 @@ impl PartSource for FileSource {
             self.file.seek(std::io::SeekFrom::Start(offset)).await?;
         }
         let mut buffer = vec![0; len];
-        let _ = self.file.read_exact(&mut buffer).await?;
+        self.file.read_exact(&mut buffer).await.map(drop)?;
         self.position = Some(offset + len as u64);
         Ok(Bytes::from(buffer))
     }
@@ -107,7 +107,7 @@ impl<R: UploadRead> PartSource for ReaderSource<R> {
             return Err(cannot_rewind(self.position));
         }
         let mut buffer = vec![0; len];
-        let _ = self.reader.read_exact(&mut buffer).await?;
+        self.reader.read_exact(&mut buffer).await.map(drop)?;
         self.position += len as u64;
         Ok(Bytes::from(buffer))
     }
