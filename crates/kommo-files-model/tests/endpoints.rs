@@ -1,5 +1,5 @@
 //! Snapshot tests of every request we build and every response we parse, from the spec's examples
-//! (`shared/spec/kommo-files-api.md`). Requests render as `{method, uri, headers, body}` with the
+//! (Kommo's public Files API documentation). Requests render as `{method, uri, headers, body}` with the
 //! token redacted; parsed values render through their `Serialize`; errors through
 //! [`support::render_error`].
 

@@ -1,4 +1,5 @@
-//! A custom transport: a wrapper that counts and logs requests around the built-in ureq one.
+//! A transport layer: a wrapper that counts and logs requests around the built-in ureq one,
+//! configured by the client's `ClientConfig` (timeouts included).
 //!
 //! ```text
 //! cargo run -p kommo-files --example custom_transport
@@ -12,7 +13,6 @@ use std::sync::Arc;
 use kommo_files::blocking::Client;
 use kommo_files::transport::{
     redacted, BlockingBody, BlockingTransport, OperationContext, Request, TransportError,
-    UreqTransport,
 };
 use kommo_files::UploadOptions;
 
@@ -49,11 +49,13 @@ impl<T: BlockingTransport> BlockingTransport for Counting<T> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (config, _emulator) = common::config()?;
     let sent = Arc::new(AtomicUsize::new(0));
-    let transport = Counting {
-        inner: UreqTransport::default(),
-        sent: Arc::clone(&sent),
-    };
-    let client = Client::with_transport(config, transport);
+    // `with_layer` hands the wrapper the built-in transport as the configuration made it
+    // (timeouts included); `with_transport` would take a transport built by hand.
+    let counted = Arc::clone(&sent);
+    let client = Client::with_layer(config, move |inner| Counting {
+        inner,
+        sent: counted,
+    })?;
     let file = client.upload_bytes("report.csv", vec![b'x'; 700_000], UploadOptions::new())?;
     client.rename(&file.uuid, "report-final.csv")?;
     println!(
