@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn budget_counts_attempts_and_gives_up() {
         let t = UNIX_EPOCH + Duration::from_secs(100);
-        let mut budget = RetryBudget::new(RetryPolicy::default().with_max_attempts(2), 1);
+        let mut budget = RetryBudget::new(RetryPolicy::default().max_attempts(2), 1);
         assert_eq!(budget.attempt(), 1);
         budget.sent(t);
         assert!(budget.retry_at(None, t).is_some());

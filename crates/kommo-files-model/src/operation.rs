@@ -88,6 +88,30 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// Every operation, in a stable order (for tables and for checking a mapping is complete).
+    pub const ALL: &'static [Operation] = &[
+        Self::DiscoverDrive,
+        Self::CreateSession,
+        Self::UploadPart,
+        Self::ListFiles,
+        Self::GetFile,
+        Self::EditFile,
+        Self::DeleteFiles,
+        Self::RestoreFiles,
+        Self::ListVersions,
+        Self::Download,
+        Self::EntityFiles,
+        Self::AttachFiles,
+        Self::DetachFiles,
+        Self::FileEntities,
+        Self::AddNotes,
+        Self::ReadNotes,
+        Self::GetEntity,
+        Self::SetFileField,
+    ];
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.name())
@@ -96,28 +120,9 @@ impl fmt::Display for Operation {
 
 #[cfg(test)]
 mod tests {
-    use super::Operation::{self, *};
+    use super::Operation;
+    const ALL: &[Operation] = Operation::ALL;
 
-    const ALL: [Operation; 18] = [
-        DiscoverDrive,
-        CreateSession,
-        UploadPart,
-        ListFiles,
-        GetFile,
-        EditFile,
-        DeleteFiles,
-        RestoreFiles,
-        ListVersions,
-        Download,
-        EntityFiles,
-        AttachFiles,
-        DetachFiles,
-        FileEntities,
-        AddNotes,
-        ReadNotes,
-        GetEntity,
-        SetFileField,
-    ];
 
     #[test]
     fn idempotence_table() {

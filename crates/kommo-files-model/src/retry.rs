@@ -42,20 +42,20 @@ impl RetryPolicy {
     }
 
     /// The policy with `max_attempts` attempts.
-    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+    pub fn max_attempts(mut self, max_attempts: u32) -> Self {
         self.max_attempts = max_attempts.max(1);
         self
     }
 
     /// The policy with this base and cap of backoff.
-    pub fn with_delays(mut self, base_delay: Duration, max_delay: Duration) -> Self {
+    pub fn delays(mut self, base_delay: Duration, max_delay: Duration) -> Self {
         self.base_delay = base_delay;
         self.max_delay = max_delay;
         self
     }
 
     /// The policy with this elapsed-time bound.
-    pub fn with_max_elapsed(mut self, max_elapsed: Duration) -> Self {
+    pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
         self.max_elapsed = max_elapsed;
         self
     }
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn gives_up_on_attempts_and_on_elapsed_time() {
-        let policy = RetryPolicy::default().with_max_attempts(3);
+        let policy = RetryPolicy::default().max_attempts(3);
         let t0 = UNIX_EPOCH + Duration::from_secs(1_000);
         let mut jitter = Jitter::new(7);
         assert!(matches!(

@@ -359,8 +359,8 @@ fn retry_table() {
 #[test]
 fn elapsed_time_bounds_the_retries() {
     let policy = RetryPolicy::default()
-        .with_max_attempts(100)
-        .with_max_elapsed(Duration::from_secs(60));
+        .max_attempts(100)
+        .max_elapsed(Duration::from_secs(60));
     let answers = vec![Answer::RetryAfter(503, "25"); 10];
     let result = run(Operation::GetFile, policy, &answers, no_pacing);
     // Failures at 0 s, ~25 s, ~50 s: a third wait of 25 s would end past 60 s.

@@ -470,7 +470,7 @@ fn retries_wait_for_retry_after_and_count_attempts() {
 
 #[test]
 fn retry_after_beyond_the_elapsed_bound_gives_up_with_the_error() {
-    let policy = RetryPolicy::default().with_max_elapsed(Duration::from_secs(60));
+    let policy = RetryPolicy::default().max_elapsed(Duration::from_secs(60));
     let run = run_with(&[Reply::Status(429, "slow down", Some("120"))], policy);
     assert!(
         matches!(&run.outcome, Err(DownloadFailure::Api(e)) if e.status() == StatusCode::TOO_MANY_REQUESTS),

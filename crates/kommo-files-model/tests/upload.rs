@@ -458,10 +458,10 @@ fn backoff_without_retry_after_uses_full_jitter_below_the_cap() {
 
 #[test]
 fn retries_are_bounded_by_elapsed_time() {
-    let config = UploadConfig::default().with_retry(
+    let config = UploadConfig::default().retry(
         RetryPolicy::default()
-            .with_max_attempts(100)
-            .with_max_elapsed(Duration::from_secs(60)),
+            .max_attempts(100)
+            .max_elapsed(Duration::from_secs(60)),
     );
     let mut server = FakeDrive::new(PART);
     for n in 2..200 {
@@ -477,7 +477,7 @@ fn retries_are_bounded_by_elapsed_time() {
 
 #[test]
 fn lost_session_fails_when_the_policy_says_so() {
-    let config = UploadConfig::default().with_session_lost(SessionLostPolicy::Fail);
+    let config = UploadConfig::default().on_session_lost(SessionLostPolicy::Fail);
     let server = FakeDrive::new(PART).fault(3, Fault::Status(404, "{}", None));
     let mut sim = Sim::new(3 * PART as usize, server, config);
     assert_eq!(
@@ -570,7 +570,7 @@ fn a_source_shorter_than_announced_is_caught() {
 fn a_session_that_expires_mid_upload_is_replaced() {
     // A Retry-After of 25 h pushes the next attempt past the session's 24 h.
     let config = UploadConfig::default()
-        .with_retry(RetryPolicy::default().with_max_elapsed(Duration::from_secs(90_000)));
+        .retry(RetryPolicy::default().max_elapsed(Duration::from_secs(90_000)));
     let server = FakeDrive::new(PART).fault(3, Fault::Status(503, "", Some("90000")));
     let mut sim = Sim::new(3 * PART as usize, server, config);
     sim.run().unwrap();

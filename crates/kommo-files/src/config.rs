@@ -126,7 +126,7 @@ impl ClientConfig {
     /// What an upload runs with: the upload tunables with the upload retry policy.
     pub(crate) fn upload_config(&self) -> UploadConfig {
         let retry = self.upload_retry.unwrap_or(self.retry);
-        self.upload.clone().with_retry(retry)
+        self.upload.clone().retry(retry)
     }
 
     /// The request rate of the client, its clones and all their uploads together (default 7,

@@ -157,3 +157,16 @@ impl tokio::io::AsyncWrite for Sha256Sink {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The transport crate names operations itself; every one of the model's has its twin.
+    #[test]
+    fn every_operation_has_its_transport_twin() {
+        for operation in Operation::ALL {
+            assert_eq!(transport_operation(*operation).name(), operation.name());
+        }
+    }
+}

@@ -80,7 +80,7 @@ impl<T: AsyncTransport> AsyncTransport for Async<T> {
 
 fn config(emulator: &EmulatorHandle) -> ClientConfig {
     let retry = kommo_files::model::retry::RetryPolicy::default()
-        .with_delays(Duration::from_millis(5), Duration::from_millis(20));
+        .delays(Duration::from_millis(5), Duration::from_millis(20));
     ClientConfig::for_url(emulator.account_url(), &emulator.token())
         .unwrap()
         .retry(retry)

@@ -61,13 +61,13 @@ impl Default for UploadConfig {
 
 impl UploadConfig {
     /// The configuration with this retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
 
     /// The configuration with this lost-session policy.
-    pub fn with_session_lost(mut self, policy: SessionLostPolicy) -> Self {
+    pub fn on_session_lost(mut self, policy: SessionLostPolicy) -> Self {
         self.on_session_lost = policy;
         self
     }

@@ -28,7 +28,7 @@ pub fn emulator() -> EmulatorBuilder {
 
 /// Quick retries: the scenarios inject faults on purpose.
 pub fn fast_retry() -> RetryPolicy {
-    RetryPolicy::default().with_delays(Duration::from_millis(10), Duration::from_millis(50))
+    RetryPolicy::default().delays(Duration::from_millis(10), Duration::from_millis(50))
 }
 
 /// A client configuration for `emulator` with `token`, fast retries and no pacing.

@@ -142,8 +142,8 @@ macro_rules! scenarios {
                 ] {
                     let emulator = Arc::new(start(common::emulator()).await);
                     let upload = UploadConfig::default()
-                        .with_retry(common::fast_retry())
-                        .with_session_lost(policy);
+                        .retry(common::fast_retry())
+                        .on_session_lost(policy);
                     let client = Client::new(common::config(&emulator).upload(upload)).unwrap();
                     client.drive().await.unwrap();
                     emulator.clear_requests();
