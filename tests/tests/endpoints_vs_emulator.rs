@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use kommo_files_emulator::{
-    AttachStatus, DeleteStatus, DownloadStatus, Emulator, EmulatorHandle, MissingFileStatus, Scope,
-    FILE_FIELD_ID_LEADS,
+    AttachStatus, DeleteStatus, DownloadStatus, Emulator, EmulatorHandle, MissingFileStatus,
+    RateClock, Scope, FILE_FIELD_ID_LEADS,
 };
 use kommo_files_model::endpoint::{
     self, AccountHost, DateField, DateFilter, DateRange, DriveHost, EntityFilesQuery, FileEdit,
@@ -389,25 +389,25 @@ fn scopes_and_blocking_surface_as_typed_errors() {
 
 #[test]
 fn rate_limit_answers_429_that_the_model_reads() {
-    let a = Account::new(Emulator::builder().rate_limit(Some(1)));
-    let mut statuses = Vec::new();
-    // However slow the machine, twenty requests in a row exceed one per second.
-    for _ in 0..20 {
-        let response = a.send(endpoint::list_files_request(&a.drive, &FileQuery::new()));
-        statuses.push(response.status().as_u16());
-        if response.status() == 429 {
-            let error = endpoint::parse_file_page(&response).unwrap_err();
-            assert!(kommo_files_model::retry::is_retryable_status(
-                error.status()
-            ));
-            break;
-        }
-    }
-    assert!(statuses.contains(&429), "{statuses:?}");
-    std::thread::sleep(Duration::from_millis(1100));
-    assert_ne!(
-        a.send(endpoint::list_files_request(&a.drive, &FileQuery::new()))
-            .status(),
-        429
+    // On the manual rate clock the second request in a window is refused however slow the
+    // machine, and the next window opens when the test says so.
+    let a = Account::new(
+        Emulator::builder()
+            .rate_limit(Some(1))
+            .rate_clock(RateClock::Manual),
     );
+    let list = || a.send(endpoint::list_files_request(&a.drive, &FileQuery::new()));
+    // Drive discovery used up the first window.
+    assert_eq!(list().status(), 429);
+    a.emulator.advance_clock(Duration::from_secs(1));
+    assert_eq!(list().status(), 204); // no files: an empty page
+    let response = list();
+    assert_eq!(response.status(), 429);
+    let error = endpoint::parse_file_page(&response).unwrap_err();
+    assert_eq!(error.status(), 429);
+    assert!(kommo_files_model::retry::is_retryable_status(
+        error.status()
+    ));
+    a.emulator.advance_clock(Duration::from_secs(1));
+    assert_eq!(list().status(), 204);
 }

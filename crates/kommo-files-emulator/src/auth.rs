@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -157,18 +157,20 @@ pub(crate) fn authorize<'a>(
     }
 }
 
-/// Fixed one-second windows per token (on real time: rate limits are about wall-clock bursts,
-/// not the emulated calendar).
+/// Fixed one-second windows per token, each opened by the first request after the previous
+/// one closed. `now` is the clock's rate time ([`Clock::rate_now`](crate::clock::Clock::rate_now)):
+/// real time by default, since rate limits are about wall-clock bursts.
 #[derive(Debug, Default)]
 pub(crate) struct RateLimiter {
-    windows: HashMap<String, (Instant, u32)>,
+    windows: HashMap<String, (Duration, u32)>,
 }
 
 impl RateLimiter {
-    /// Counts one request for `key`; `false` when it is over `per_second`.
-    pub(crate) fn allow(&mut self, key: &str, per_second: u32, now: Instant) -> bool {
+    /// Counts one request for `key` at `now`; `false` when it is over `per_second`.
+    pub(crate) fn allow(&mut self, key: &str, per_second: u32, now: Duration) -> bool {
         let entry = self.windows.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(1) {
+        // Time going back (the rate clock switched from real to manual) also opens a window.
+        if now < entry.0 || now - entry.0 >= Duration::from_secs(1) {
             *entry = (now, 0);
         }
         entry.1 += 1;

@@ -82,6 +82,22 @@ pub enum DownloadStatus {
     Ok200,
 }
 
+/// What the rate limiter's one-second windows are measured on
+/// ([`Behavior::rate_clock`]). Either way [`advance_clock`](crate::EmulatorHandle::advance_clock)
+/// moves them too: advancing by a second or more opens a new window for every token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RateClock {
+    /// Real (monotonic) time plus what the clock was advanced by (default): rate limits are
+    /// about wall-clock bursts.
+    #[default]
+    Real,
+    /// Only what the clock was advanced by: real time does not move the windows, so a test
+    /// decides exactly which requests share one (however slow the machine).
+    Manual,
+}
+
 /// Which of the two documented upload URL shapes the emulator hands out (both are always served).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,6 +148,8 @@ pub struct Behavior {
     pub trash_retention_secs: u64,
     /// Requests per second allowed per token; `None` switches rate limiting off.
     pub rate_limit_per_second: Option<u32>,
+    /// What the rate limit's one-second windows are measured on.
+    pub rate_clock: RateClock,
     /// Blocked account: every API request answers `403` with an HTML page.
     pub blocked: bool,
     /// Real time added before answering every API request, in milliseconds: stands for the
@@ -154,6 +172,7 @@ impl Default for Behavior {
             session_ttl_secs: 24 * 60 * 60,
             trash_retention_secs: 30 * 24 * 60 * 60,
             rate_limit_per_second: None,
+            rate_clock: RateClock::default(),
             blocked: false,
             response_latency_ms: 0,
         }

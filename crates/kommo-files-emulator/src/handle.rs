@@ -15,7 +15,7 @@ use crate::app::{App, RequestRecord};
 use crate::auth::{Scope, TokenGrant};
 use crate::config::{
     AttachStatus, Behavior, DeleteStatus, DownloadStatus, EmulatorConfig, MissingFileStatus,
-    PartStatus, RetryMode, UploadUrlShape,
+    PartStatus, RateClock, RetryMode, UploadUrlShape,
 };
 use crate::control::{ClockStatus, StoredFile};
 use crate::faults::{Fault, FaultStatus, HostKind};
@@ -170,6 +170,15 @@ impl EmulatorBuilder {
     /// Requests per second per token; `None` (the default in-process) switches limiting off.
     pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
         self.config.behavior.rate_limit_per_second = per_second;
+        self
+    }
+
+    /// What the rate limit's one-second windows follow (default [`RateClock::Real`]);
+    /// [`RateClock::Manual`] makes them move only with
+    /// [`advance_clock`](EmulatorHandle::advance_clock), for tests that must not depend on
+    /// how fast the machine is.
+    pub fn rate_clock(mut self, clock: RateClock) -> Self {
+        self.config.behavior.rate_clock = clock;
         self
     }
 
@@ -395,8 +404,9 @@ impl EmulatorHandle {
         self.app.clear_requests();
     }
 
-    /// Moves the emulator clock forward (sessions expire, the trash is purged); returns the
-    /// new time.
+    /// Moves the emulator clock forward (sessions expire, the trash is purged, and the rate
+    /// limit's windows move by `by` too: a second or more opens a new window); returns the new
+    /// time. The calendar moves by whole seconds.
     pub fn advance_clock(&self, by: Duration) -> ClockStatus {
         self.app.advance_clock(by)
     }

@@ -48,7 +48,7 @@ pub use app::RequestRecord;
 pub use auth::{Scope, TokenGrant};
 pub use config::{
     AttachStatus, Behavior, DeleteStatus, DownloadStatus, EmulatorConfig, MissingFileStatus,
-    PartStatus, RetryMode, UploadUrlShape, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PART_SIZE,
+    PartStatus, RateClock, RetryMode, UploadUrlShape, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PART_SIZE,
     DEFAULT_RATE_LIMIT, DEFAULT_TOKEN,
 };
 pub use control::{ClockStatus, StoredFile, StoredVersion, PREFIX as CONTROL_PREFIX};

@@ -8,7 +8,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH};
@@ -247,7 +247,8 @@ async fn dispatch(app: &App, request: &mut Request) -> RouteResult {
         }
         if let Some(per_second) = inner.behavior.rate_limit_per_second {
             let key = request.bearer().unwrap_or("").to_owned();
-            if !inner.rate.allow(&key, per_second, Instant::now()) {
+            let now = app.clock.rate_now(inner.behavior.rate_clock);
+            if !inner.rate.allow(&key, per_second, now) {
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     format!("Too many requests: the limit is {per_second} per second"),

@@ -136,4 +136,86 @@ mod tests {
         let again: Vec<_> = (0..3).map(|_| bucket.reserve(later)).collect();
         assert_eq!(again, vec![later; 3]);
     }
+
+    /// The emulator's limiter: fixed one-second windows, each opened by the first arrival after
+    /// the last one closed; returns how many arrivals it refuses at `per_second`.
+    fn refused_by_fixed_windows(mut arrivals: Vec<Duration>, per_second: u32) -> usize {
+        arrivals.sort();
+        let mut window: Option<(Duration, u32)> = None;
+        let mut refused = 0;
+        for at in arrivals {
+            let (start, count) = match window {
+                Some((start, count)) if at - start < Duration::from_secs(1) => (start, count + 1),
+                _ => (at, 1),
+            };
+            window = Some((start, count));
+            if count > per_second {
+                refused += 1;
+            }
+        }
+        refused
+    }
+
+    /// Arrivals of `n` back-to-back requests paced by `bucket`, each late by `jitter(i)`.
+    fn arrivals(
+        mut bucket: TokenBucket,
+        n: u32,
+        jitter: impl Fn(u32) -> Duration,
+    ) -> Vec<Duration> {
+        (0..n)
+            .map(|i| bucket.reserve(Duration::ZERO) + jitter(i))
+            .collect()
+    }
+
+    /// Pacing with headroom at exactly the server's limit is never refused by its fixed windows
+    /// when no request arrives more than `DELIVERY_JITTER` late, however the lateness falls
+    /// (this is what the clients rely on, on simulated time, so no machine can make it flaky);
+    /// the same lateness without headroom is refused.
+    #[test]
+    fn headroom_absorbs_delivery_jitter_at_the_limit() {
+        type Jitter = fn(u32, u32) -> Duration;
+        let jitter_patterns: [(&str, Jitter); 4] = [
+            ("none", (|_, _| Duration::ZERO)),
+            ("all late", (|_, _| DELIVERY_JITTER)),
+            // The request that opens a window is late, the next ones are not: the worst case.
+            (
+                "window openers late",
+                (|i, rate| {
+                    if i % (rate + 1) == 0 {
+                        DELIVERY_JITTER
+                    } else {
+                        Duration::ZERO
+                    }
+                }),
+            ),
+            (
+                "scattered",
+                (|i, _| {
+                    let nanos = u64::try_from(DELIVERY_JITTER.as_nanos()).unwrap();
+                    let pseudo_random = u64::from(i).wrapping_mul(6_364_136_223_846_793_005) >> 11;
+                    Duration::from_nanos(pseudo_random % (nanos + 1))
+                }),
+            ),
+        ];
+        for rate in [1, 7, 20, 100] {
+            for (name, jitter) in &jitter_patterns {
+                let arrivals = arrivals(TokenBucket::with_headroom(rate), 50 * rate + 7, |i| {
+                    jitter(i, rate)
+                });
+                assert_eq!(
+                    refused_by_fixed_windows(arrivals, rate),
+                    0,
+                    "{rate}/s, {name}"
+                );
+            }
+            let late_openers = &jitter_patterns[2].1;
+            let without_headroom = arrivals(TokenBucket::new(rate, 1), 50 * rate + 7, |i| {
+                late_openers(i, rate)
+            });
+            assert!(
+                refused_by_fixed_windows(without_headroom, rate) > 0,
+                "{rate}/s without headroom"
+            );
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use kommo_files_emulator::{Emulator, Fault, FaultAction, HostKind};
+use kommo_files_emulator::{Emulator, Fault, FaultAction, HostKind, RateClock, Scope, TokenGrant};
 use serde_json::json;
 
 use crate::common::{sha256_hex, Api};
@@ -234,18 +234,85 @@ fn non_json_html_and_retry_after_faults() {
     assert_eq!(limited.json()["status"], 429);
 }
 
+/// On the manual rate clock the windows move only with `advance_clock`, so exactly the
+/// requests beyond the limit are refused, however slow the machine.
 #[test]
 fn rate_limit_answers_429_per_token() {
+    let api = Api::with(
+        Emulator::builder()
+            .rate_limit(Some(2))
+            .rate_clock(RateClock::Manual),
+    );
+    let statuses = |n: usize| -> Vec<u16> {
+        (0..n)
+            .map(|_| api.account("GET", "/api/v4/account", None).status)
+            .collect()
+    };
+    assert_eq!(statuses(4), [200, 200, 429, 429]);
+    let limited = api.account("GET", "/api/v4/account", None);
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["status"], 429);
+
+    // Per token: another token has a window of its own.
+    api.emu.add_token(TokenGrant::new("other", Scope::ALL));
+    let url = format!("{}/api/v4/account", api.emu.account_url());
+    let other: Vec<u16> = (0..3)
+        .map(|_| api.send("GET", &url, Some("other"), None).status)
+        .collect();
+    assert_eq!(other, [200, 200, 429]);
+
+    // A window lasts one second of the rate clock, to the nanosecond.
+    api.emu.advance_clock(Duration::from_millis(999));
+    assert_eq!(statuses(1), [429]);
+    api.emu.advance_clock(Duration::from_millis(1));
+    assert_eq!(statuses(3), [200, 200, 429]);
+    assert_eq!(api.send("GET", &url, Some("other"), None).status, 200);
+
+    // The switch reads back.
+    assert_eq!(api.emu.behavior().rate_clock, RateClock::Manual);
+}
+
+/// On the default (real) rate clock, `advance_clock` moves the windows too: a refused token is
+/// served again right after it, without waiting for a real second.
+#[test]
+fn advancing_the_clock_opens_a_new_rate_window() {
     let api = Api::with(Emulator::builder().rate_limit(Some(1)));
-    let statuses: Vec<u16> = (0..6)
+    assert_eq!(api.emu.behavior().rate_clock, RateClock::Real);
+    let mut statuses = Vec::new();
+    // However slow the machine, twenty requests in a row exceed one per second.
+    for _ in 0..20 {
+        statuses.push(api.account("GET", "/api/v4/account", None).status);
+        if statuses.last() == Some(&429) {
+            break;
+        }
+    }
+    assert_eq!(statuses[0], 200);
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    api.emu.advance_clock(Duration::from_secs(1));
+    assert_eq!(api.account("GET", "/api/v4/account", None).status, 200);
+}
+
+/// The rate clock is a switch like any other, over the control API too.
+#[test]
+fn the_rate_clock_switches_over_http() {
+    let api = Api::with(Emulator::builder().rate_limit(Some(1)));
+    let url = format!("{}/__emulator/config", api.emu.drive_url());
+    let body = serde_json::to_vec(&json!({"rate_clock": "manual"})).unwrap();
+    let answer = api.send("PATCH", &url, None, Some(&body));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["rate_clock"], "manual");
+    assert_eq!(api.emu.behavior().rate_clock, RateClock::Manual);
+    let statuses: Vec<u16> = (0..3)
         .map(|_| api.account("GET", "/api/v4/account", None).status)
         .collect();
-    assert!(statuses.contains(&429), "{statuses:?}");
-    assert_eq!(statuses[0], 200);
-    let limited = api.account("GET", "/api/v4/account", None);
-    if limited.status == 429 {
-        assert_eq!(limited.json()["status"], 429);
-    }
+    assert_eq!(statuses, [200, 429, 429]);
+    let advance = serde_json::to_vec(&json!({"seconds": 1})).unwrap();
+    let clock_url = format!("{}/__emulator/clock/advance", api.emu.drive_url());
+    assert_eq!(
+        api.send("POST", &clock_url, None, Some(&advance)).status,
+        200
+    );
+    assert_eq!(api.account("GET", "/api/v4/account", None).status, 200);
 }
 
 #[test]

@@ -465,6 +465,36 @@ pub fn raw_head(status: &str, content_length: usize, extra_headers: &[&str]) -> 
 
 type Script = dyn Fn(&RawRequest) -> Vec<Step> + Send + Sync;
 
+/// How a [`RawServer`] reads request bodies: `piece` bytes, then `gap` of silence, again and
+/// again, until only `fast_tail` bytes are left, which it reads without pausing.
+///
+/// The fast tail is what makes a slow uplink independent of the machine: once the client has
+/// written its last byte, what still sits in socket buffers (at most the capped receive buffer
+/// plus the client's send buffer, a few MiB on loopback) is read at once, so the wait for the
+/// answer is never a drain at the slow rate, however large the kernel lets buffers grow.
+#[derive(Debug, Clone, Copy)]
+pub struct Uplink {
+    pub piece: usize,
+    pub gap: Duration,
+    pub fast_tail: usize,
+}
+
+/// The receive buffer a slow-reading server asks for (the kernel doubles it). Without a cap,
+/// loopback autotuning may grow it to tens of MiB (`net.ipv4.tcp_rmem`).
+const SLOW_READER_RCVBUF: usize = 256 * 1024;
+
+/// A loopback listener whose connections keep a small, fixed receive buffer (set before
+/// `listen`, so accepted sockets inherit it and the window scale is agreed on it).
+fn small_buffer_listener() -> TcpListener {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket.set_recv_buffer_size(SLOW_READER_RCVBUF).unwrap();
+    let address: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&address.into()).unwrap();
+    socket.listen(128).unwrap();
+    socket.into()
+}
+
 /// A one-request-per-connection HTTP server that answers by script, for what the emulator
 /// cannot do: trickle a body, pause mid-body, send repeated headers, show the raw request.
 #[derive(Debug)]
@@ -483,21 +513,24 @@ impl RawServer {
         Self::start_paced(None, script)
     }
 
-    /// Like [`RawServer::start`], but reads request bodies `piece` bytes at a time with `gap`
-    /// between pieces: a slow uplink, seen from the client.
+    /// Like [`RawServer::start`], but reads request bodies as `uplink` says: a slow uplink,
+    /// seen from the client.
     pub fn start_reading_slowly(
-        piece: usize,
-        gap: Duration,
+        uplink: Uplink,
         script: impl Fn(&RawRequest) -> Vec<Step> + Send + Sync + 'static,
     ) -> Self {
-        Self::start_paced(Some((piece, gap)), script)
+        Self::start_paced(Some(uplink), script)
     }
 
     fn start_paced(
-        pace: Option<(usize, Duration)>,
+        pace: Option<Uplink>,
         script: impl Fn(&RawRequest) -> Vec<Step> + Send + Sync + 'static,
     ) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = if pace.is_some() {
+            small_buffer_listener()
+        } else {
+            TcpListener::bind("127.0.0.1:0").unwrap()
+        };
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -582,7 +615,7 @@ impl Drop for RawServer {
 
 fn serve_raw(
     mut stream: TcpStream,
-    pace: Option<(usize, Duration)>,
+    pace: Option<Uplink>,
     requests: &Mutex<Vec<RawRequest>>,
     script: &Script,
     released: &Mutex<mpsc::Receiver<()>>,
@@ -615,8 +648,13 @@ fn serve_raw(
     let mut body = data[head_end..].to_vec();
     let mut since_gap = 0;
     while body.len() < length {
-        if let Some((piece, gap)) = pace {
-            if since_gap >= piece {
+        if let Some(Uplink {
+            piece,
+            gap,
+            fast_tail,
+        }) = pace
+        {
+            if since_gap >= piece && length - body.len() > fast_tail {
                 std::thread::sleep(gap);
                 since_gap = 0;
             }

@@ -753,7 +753,7 @@ pub async fn errors_hide_the_upload_token<H: Harness>(
         if request.request_line().contains("part=2") && request.body == b"hangup" {
             vec![]
         } else if request.body == b"silence" {
-            vec![Step::Sleep(Duration::from_secs(2))]
+            vec![Step::Sleep(Duration::from_secs(3))]
         } else {
             vec![
                 Step::Write(raw_head("200 OK", 100, &[])),
@@ -783,27 +783,38 @@ pub async fn errors_hide_the_upload_token<H: Harness>(
 
 /// A request body that takes longer than the read and write timeouts to go out, but never
 /// stalls, is sent whole: the bounds are silences, not deadlines.
+///
+/// Robust on a slow, busy machine: the server's longest silence (one `GAP`, plus whatever the
+/// scheduler adds) is a twentieth of the bounds, the slow phase alone sleeps at least twice the
+/// bound (so the request's total time proves it was not cut by a deadline), and the tail that
+/// may sit in socket buffers when the client finishes writing is read at once (see [`Uplink`]).
 pub async fn slow_request_body_within_timeouts<H: Harness>(
     _emulator: &EmulatorHandle,
     make: &impl Fn(Timeouts) -> H,
 ) {
-    // 24 MiB (more than loopback socket buffers hold) read at 1 MiB per 40 ms: about 1 s against
-    // 700 ms bounds. The last ~10 MiB sit in socket buffers once the client has written them,
-    // and drain in ~400 ms, within the read bound.
-    const LEN: usize = 24 * 1024 * 1024;
-    let server =
-        RawServer::start_reading_slowly(1024 * 1024, Duration::from_millis(40), |request| {
-            let answer = request.body.len().to_string().into_bytes();
-            vec![
-                Step::Write(raw_head("200 OK", answer.len(), &[])),
-                Step::Write(answer),
-            ]
-        });
-    let transport = make(
-        Timeouts::default()
-            .read(Duration::from_millis(700))
-            .write(Duration::from_millis(700)),
-    );
+    const BOUND: Duration = Duration::from_secs(2);
+    const GAP: Duration = Duration::from_millis(100);
+    const PIECE: usize = 256 * 1024;
+    // More than the server's capped receive buffer and the client's send buffer hold together
+    // (at most ~4.5 MiB on Linux loopback), so the client is still writing when the slow phase
+    // ends.
+    const FAST_TAIL: usize = 12 * 1024 * 1024;
+    // 48 pauses of `GAP` before the tail: at least 4.8 s, against 2 s bounds.
+    const SLOW_PIECES: usize = 48;
+    const LEN: usize = SLOW_PIECES * PIECE + FAST_TAIL;
+    let uplink = Uplink {
+        piece: PIECE,
+        gap: GAP,
+        fast_tail: FAST_TAIL,
+    };
+    let server = RawServer::start_reading_slowly(uplink, |request| {
+        let answer = request.body.len().to_string().into_bytes();
+        vec![
+            Step::Write(raw_head("200 OK", answer.len(), &[])),
+            Step::Write(answer),
+        ]
+    });
+    let transport = make(Timeouts::default().read(BOUND).write(BOUND));
     let url = format!("{}/upload/slow", server.url());
     let started = std::time::Instant::now();
     let response = expect_status(
@@ -814,22 +825,31 @@ pub async fn slow_request_body_within_timeouts<H: Harness>(
     );
     let took = started.elapsed();
     assert_eq!(response.body().as_ref(), LEN.to_string().as_bytes());
+    // A lower bound only (a slow machine makes it longer): the server slept this long.
     assert!(
-        took > Duration::from_millis(700),
+        took >= 2 * BOUND,
         "the body went out in {took:?}: too fast to prove anything"
     );
 }
 
 /// The server stops reading a large request body: `Timeout` once the write bound passes with
 /// nothing moving, long before the server would have read it.
+///
+/// The server stays silent for a minute, so any write bound fires; the elapsed time is only
+/// checked against that minute (the error must come from the bound, not from the server).
 pub async fn stalled_request_body_is_timeout<H: Harness>(
     _emulator: &EmulatorHandle,
     make: &impl Fn(Timeouts) -> H,
 ) {
     const LEN: usize = 48 * 1024 * 1024;
-    let server = RawServer::start_reading_slowly(1024 * 1024, Duration::from_secs(4), |_| {
-        vec![Step::Write(raw_head("200 OK", 0, &[]))]
-    });
+    const STALL: Duration = Duration::from_secs(60);
+    let uplink = Uplink {
+        piece: 1024 * 1024,
+        gap: STALL,
+        fast_tail: 0,
+    };
+    let server =
+        RawServer::start_reading_slowly(uplink, |_| vec![Step::Write(raw_head("200 OK", 0, &[]))]);
     let transport = make(Timeouts::default().write(Duration::from_millis(400)));
     let url = format!("{}/upload/stalled", server.url());
     let started = std::time::Instant::now();
@@ -840,9 +860,5 @@ pub async fn stalled_request_body_is_timeout<H: Harness>(
         &[ErrorKind::Timeout],
     );
     assert_transient_after_sending(&error);
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < STALL / 2, "{:?}", started.elapsed());
 }

@@ -4,9 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use kommo_files::model::pacing::DELIVERY_JITTER;
 use kommo_files::model::retry::RetryPolicy;
+use kommo_files::transport::{
+    AsyncBody, AsyncTransport, BlockingBody, BlockingTransport, Request, TransportError,
+};
 use kommo_files::{ClientConfig, Progress};
 use kommo_files_emulator::{
     Emulator, EmulatorBuilder, EmulatorHandle, FaultAction, RequestRecord, Scope,
@@ -336,4 +340,85 @@ pub fn rate_limit_faults() -> [FaultAction; 2] {
         },
         status_fault(429),
     ]
+}
+
+/// When each request reached the transport, on the clock the SDK paces by (`SystemTime`): a
+/// layer over the built-in transport of either flavour (`Client::with_layer`).
+#[derive(Debug, Clone, Default)]
+pub struct Stamps(Arc<Mutex<Vec<SystemTime>>>);
+
+impl Stamps {
+    /// `inner`, stamping every request it is handed.
+    pub fn layer<T>(&self, inner: T) -> Stamped<T> {
+        Stamped {
+            inner,
+            stamps: self.clone(),
+        }
+    }
+
+    fn stamp(&self) {
+        self.0.lock().unwrap().push(SystemTime::now());
+    }
+
+    /// Every stamp, earliest first.
+    pub fn sorted(&self) -> Vec<SystemTime> {
+        let mut stamps = self.0.lock().unwrap().clone();
+        stamps.sort();
+        stamps
+    }
+}
+
+/// See [`Stamps::layer`].
+pub struct Stamped<T> {
+    inner: T,
+    stamps: Stamps,
+}
+
+impl<T: BlockingTransport> BlockingTransport for Stamped<T> {
+    fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<BlockingBody>, TransportError> {
+        self.stamps.stamp();
+        self.inner.send_streaming(request)
+    }
+}
+
+impl<T: AsyncTransport> AsyncTransport for Stamped<T> {
+    async fn send_streaming(
+        &self,
+        request: Request,
+    ) -> Result<http::Response<AsyncBody>, TransportError> {
+        self.stamps.stamp();
+        self.inner.send_streaming(request).await
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        self.inner.sleep(duration).await;
+    }
+}
+
+/// Checks the schedule a client paced at `rate` per second kept, with no assumption on how
+/// fast the machine is: every request waits for its slot, the slots of a client (and of all
+/// its clones) are at least `(1 s + DELIVERY_JITTER) / rate` apart from its creation on, and
+/// being late only moves a request later. So the `k`-th request to reach the transport (from
+/// 0, in time order) cannot do so before `started + k × spacing`, however loaded the machine;
+/// clones pacing on their own, or requests skipping the pacer, would.
+///
+/// `started` is read before the client is made. 1 ms of slack covers the SDK converting its
+/// monotonic schedule to `SystemTime`.
+pub fn assert_paced(stamps: &Stamps, started: SystemTime, rate: u32) {
+    let spacing = (Duration::from_secs(1) + DELIVERY_JITTER) / rate;
+    let slack = Duration::from_millis(1);
+    let stamps = stamps.sorted();
+    for (k, at) in stamps.iter().enumerate() {
+        let since = at.duration_since(started).unwrap_or_default();
+        let earliest = spacing * u32::try_from(k).unwrap();
+        assert!(
+            since + slack >= earliest,
+            "request {k} of {} went {since:?} after the client was made; paced at {rate}/s it \
+             cannot go before {earliest:?}",
+            stamps.len()
+        );
+    }
 }
