@@ -120,7 +120,7 @@ impl fmt::Display for Operation {
 
 #[cfg(test)]
 mod tests {
-    use super::Operation;
+    use super::Operation::{self, *};
     const ALL: &[Operation] = Operation::ALL;
 
 
