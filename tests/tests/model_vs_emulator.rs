@@ -25,9 +25,8 @@ fn emulator(builder: kommo_files_emulator::EmulatorBuilder) -> (EmulatorHandle, 
 
 /// Quick retries: the scenarios inject faults on purpose.
 fn config() -> UploadConfig {
-    UploadConfig::default().retry(
-        RetryPolicy::default().delays(Duration::from_millis(5), Duration::from_millis(50)),
-    )
+    UploadConfig::default()
+        .retry(RetryPolicy::default().delays(Duration::from_millis(5), Duration::from_millis(50)))
 }
 
 fn data(len: usize) -> Vec<u8> {

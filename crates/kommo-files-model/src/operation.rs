@@ -123,7 +123,6 @@ mod tests {
     use super::Operation::{self, *};
     const ALL: &[Operation] = Operation::ALL;
 
-
     #[test]
     fn idempotence_table() {
         let table: Vec<(&str, bool)> = ALL.iter().map(|o| (o.name(), o.is_idempotent())).collect();

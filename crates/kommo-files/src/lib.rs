@@ -7,12 +7,19 @@
 //!
 //! What you get whichever you pick:
 //! - resumable uploads: progress counts bytes the server acknowledged, a checkpoint after every
-//!   part survives a crash, [`blocking::Client::resume_path`] verifies the source first;
+//!   part survives a crash, and the same upload run again with
+//!   [`UploadOptions::checkpoint_file`] continues it after verifying the source;
+//! - exactly-once uploads: when the last part's answer is lost, the client finds the stored
+//!   file and proves it by its SHA-256 instead of uploading it twice
+//!   ([`UploadOptions::recover_final_part`]);
 //! - memory bounded by about two parts, whatever the file size; downloads stream to a writer;
 //! - retries with full-jitter backoff and `Retry-After`, and pacing at 7 requests per second
 //!   shared by all clones and uploads of a client (Kommo blocks accounts that go faster);
-//! - one [`Error`] type with status, problem body and checkpoint; the token never appears in
-//!   `Debug` output or errors.
+//! - one [`Error`] type with [`Error::kind`], status, problem body and checkpoint; the token and
+//!   upload URLs' session tokens never appear in `Debug` output or errors;
+//! - every decision (retries, redirects, uploads) in the sans-IO machines of [`model`], so a
+//!   driver for another runtime is a short loop; [`blocking::Client::with_layer`] wraps the
+//!   built-in transport for logging or metrics.
 //!
 //! ```
 //! # let emulator = kommo_files_emulator::Emulator::builder().start()?;

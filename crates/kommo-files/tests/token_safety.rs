@@ -119,3 +119,45 @@ fn no_debug_output_or_error_message_holds_the_token() {
     }
     assert!(error.to_string().contains("invalid or expired"), "{error}");
 }
+
+/// The upload URL's signed session token: a failed upload's error carries the checkpoint, and
+/// neither its `Debug`, its message nor its chain shows the token (the checkpoint's JSON, which
+/// a resume needs, does).
+#[test]
+fn a_failed_upload_never_shows_its_session_token() {
+    const SESSION_TOKEN: &str = "sessiontoken.a1b2c3d4e5f6";
+    let upload_url: &'static str =
+        Box::leak(format!("{DRIVE}/upload/{SESSION_TOKEN}").into_boxed_str());
+    let transport = fn_transport(move |request: Request| {
+        Ok(if request.uri().path() == "/v1.0/sessions" {
+            let body = format!(
+                r#"{{"session_id":7,"upload_url":"{upload_url}","max_file_size":1000,"max_part_size":4}}"#
+            );
+            let mut answer = http::Response::new(Bytes::from(body));
+            *answer.status_mut() = http::StatusCode::OK;
+            answer
+        } else {
+            response(400, &[], r#"{"title":"Bad Request","status":400}"#)
+        })
+    });
+    let config = ClientConfig::for_url("https://example.kommo.com", TOKEN)
+        .unwrap()
+        .drive_url(DRIVE)
+        .unwrap();
+    let client = Client::with_transport(config, transport);
+    let options = kommo_files::UploadOptions::new().on_checkpoint(|_| {});
+    let error = client
+        .upload_bytes("a.bin", &b"0123456789"[..], options)
+        .unwrap_err();
+    let checkpoint = error.checkpoint().expect("the session was open");
+    let json = String::from_utf8(checkpoint.to_json()).unwrap();
+    assert!(json.contains(SESSION_TOKEN), "{json}");
+    for text in [
+        error.to_string(),
+        error.chain_message(),
+        format!("{error:?}"),
+    ] {
+        assert!(!text.contains(SESSION_TOKEN), "{text}");
+        assert!(!text.contains(TOKEN), "{text}");
+    }
+}

@@ -14,6 +14,10 @@ use super::{files_available, flavour, fs, Client, UploadRead};
 use crate::support::{self, Attempt};
 use crate::{Error, UploadOptions};
 
+/// How many times an upload starts again after an ambiguous last part that stored nothing: a
+/// server that keeps losing last answers must not keep an upload going for ever.
+const MAX_UPLOADS_AGAIN: u32 = 2;
+
 #[flavour(AFIT)]
 impl Client {
     /// Uploads bytes in memory as a file called `name`.
@@ -241,6 +245,7 @@ impl Client {
         options: &mut UploadOptions,
     ) -> Result<FileObject, Error> {
         let mut machine = machine;
+        let mut uploaded_again = 0;
         loop {
             let error = match self.run_upload(&mut machine, source, options).await {
                 Ok(file) => {
@@ -249,7 +254,8 @@ impl Client {
                 }
                 Err(error) => error,
             };
-            if !error.is_final_part_unconfirmed() || !options.recovers_final_part() {
+            let recover = error.is_final_part_unconfirmed() && options.recovers_final_part();
+            if !recover || uploaded_again == MAX_UPLOADS_AGAIN {
                 return Err(error);
             }
             match self.recover_final_part(&machine, source, error).await? {
@@ -273,6 +279,7 @@ impl Client {
                     }
                     options.observe(&UploadEvent::FinalPartNotStored, machine.total())?;
                     machine = machine.start_over(support::seed());
+                    uploaded_again += 1;
                 }
             }
         }
