@@ -117,21 +117,50 @@ pub(crate) fn sibling_temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// A download destination that keeps only the SHA-256 of what it is given.
-#[derive(Debug, Default)]
-pub(crate) struct Sha256Sink(PrefixHash);
+/// A download destination that keeps only the SHA-256 of what it is given, and refuses more
+/// than a limit (a body longer than the file it should be is not worth reading to its end).
+#[derive(Debug)]
+pub(crate) struct Sha256Sink {
+    hash: PrefixHash,
+    limit: u64,
+    overflowed: bool,
+}
 
 impl Sha256Sink {
+    /// A sink for at most `limit` bytes.
+    pub(crate) fn up_to(limit: u64) -> Self {
+        Self {
+            hash: PrefixHash::default(),
+            limit,
+            overflowed: false,
+        }
+    }
+
     /// The lowercase hex SHA-256 of everything written.
     pub(crate) fn hex(&self) -> String {
-        self.0.hex()
+        self.hash.hex()
+    }
+
+    /// Whether more than the limit was offered.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    fn take(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.hash.len() + buf.len() as u64 > self.limit {
+            self.overflowed = true;
+            return Err(std::io::Error::other(
+                "more bytes than the file should have",
+            ));
+        }
+        self.hash.update(buf);
+        Ok(buf.len())
     }
 }
 
 impl std::io::Write for Sha256Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+        self.take(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -145,8 +174,7 @@ impl tokio::io::AsyncWrite for Sha256Sink {
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.get_mut().0.update(buf);
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(self.get_mut().take(buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {

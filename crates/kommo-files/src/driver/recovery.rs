@@ -21,6 +21,10 @@ const CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// At most this many candidates are downloaded to be checked; more is reported as ambiguous.
 const MAX_CHECKED: usize = 8;
 
+/// At most this many pages of candidates are read: a server that pages for ever must not keep
+/// the search going; what is left unread counts as unchecked (so nothing is uploaded again).
+const MAX_PAGES: usize = 10;
+
 #[flavour(AFIT)]
 impl Client {
     /// `Ok(Some(file))`: exactly one file is proven to be this upload. `Ok(None)`: nothing
@@ -85,23 +89,29 @@ impl Client {
         let query = recovery::recovery_query(checkpoint, CLOCK_SKEW);
         let mut candidates = Vec::new();
         let mut page = self.list_page(&query).await?;
-        loop {
+        let mut unread = 0;
+        for read in 1.. {
             let fitting = page
                 .files
                 .iter()
                 .filter(|file| recovery::is_candidate_file(file, checkpoint, CLOCK_SKEW));
             candidates.extend(fitting.cloned());
+            if read == MAX_PAGES && page.next_url().is_some() {
+                unread = 1;
+                break;
+            }
             match self.next_page(&page).await? {
                 Some(next) => page = next,
                 None => break,
             }
         }
         let names: Vec<String> = candidates.iter().map(|f| f.uuid.clone()).collect();
-        let unchecked = candidates.len().saturating_sub(MAX_CHECKED);
+        let unchecked = candidates.len().saturating_sub(MAX_CHECKED) + unread;
         let mut proven = Vec::new();
         for file in candidates.into_iter().take(MAX_CHECKED) {
             if let Some(link) = file.download_url() {
-                if self.sha256_of_link(link).await? == source_sha256 {
+                let hash = self.sha256_of_link(link, checkpoint.source.size).await?;
+                if hash.as_deref() == Some(source_sha256) {
                     proven.push(file.uuid);
                 }
             }
@@ -128,7 +138,10 @@ impl Client {
         let mut proven = Vec::new();
         for version in candidates.into_iter().take(MAX_CHECKED) {
             if let Some(link) = &version.links.download {
-                if self.sha256_of_link(&link.href).await? == source_sha256 {
+                let hash = self
+                    .sha256_of_link(&link.href, checkpoint.source.size)
+                    .await?;
+                if hash.as_deref() == Some(source_sha256) {
                     proven.push(file_uuid.to_owned());
                 }
             }
@@ -136,10 +149,14 @@ impl Client {
         Ok((recovery::verdict(proven, unchecked), names))
     }
 
-    /// The SHA-256 of what a download link serves.
-    async fn sha256_of_link(&self, link: &str) -> Result<String, Error> {
-        let mut sink = Sha256Sink::default();
-        self.download_link(link, &mut sink).await?;
-        Ok(sink.hex())
+    /// The SHA-256 of what a download link serves, or `None` when it serves more bytes than
+    /// `size` (then it is not the source, and an endless body is not read to its end).
+    async fn sha256_of_link(&self, link: &str, size: u64) -> Result<Option<String>, Error> {
+        let mut sink = Sha256Sink::up_to(size);
+        match self.download_link(link, &mut sink).await {
+            Ok(_) => Ok(Some(sink.hex())),
+            Err(_) if sink.overflowed() => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 }
