@@ -2,13 +2,16 @@
 //! order, field by field. The token is read here and never printed.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kommo_files::blocking::Client;
-use kommo_files::{ClientConfig, Domain};
+use kommo_files::model::pacing::KOMMO_REQUESTS_PER_SECOND;
+use kommo_files::{ClientConfig, Domain, FileBudget};
 use kommo_files_emulator::{Emulator, EmulatorHandle};
 use serde::Deserialize;
 
 use crate::failure::Failure;
+use crate::state::default_state_dir;
 
 /// A connected client, and the emulator behind it when there is one (kept alive with it).
 #[derive(Debug)]
@@ -161,10 +164,37 @@ fn client_config(settings: &Settings) -> Result<ClientConfig, Failure> {
     };
     let config = match settings.requests_per_second {
         Some(0) => config.requests_per_second(None),
-        Some(rate) => config.requests_per_second(Some(rate)),
-        None => config,
+        Some(rate) => with_shared_budget(config, rate),
+        None => with_shared_budget(config, KOMMO_REQUESTS_PER_SECOND),
     };
     Ok(config.user_agent(concat!("kommo-files-cli/", env!("CARGO_PKG_VERSION"))))
+}
+
+/// Every `kommo-files` process with the same state directory (`KOMMO_STATE_DIR`, else the
+/// default) spends one rate budget per account, kept in a file there, so commands run at once
+/// stay under the account's limit together.
+/// Without a usable file, the process keeps its own budget.
+fn with_shared_budget(config: ClientConfig, rate: u32) -> ClientConfig {
+    let account: String = config
+        .account_url()
+        .as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let state_dir = std::env::var_os("KOMMO_STATE_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(default_state_dir, PathBuf::from);
+    let path = state_dir.join("budgets").join(format!("{account}.rate"));
+    match FileBudget::open(&path, rate) {
+        Ok(budget) => config.rate_budget(Arc::new(budget)),
+        Err(_) => config.requests_per_second(Some(rate)),
+    }
 }
 
 fn parse_domain(domain: Option<&str>) -> Result<Domain, Failure> {

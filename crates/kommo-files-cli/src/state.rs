@@ -19,8 +19,10 @@ use crate::failure::Failure;
 /// The state directory: `--state-dir`/`KOMMO_STATE_DIR`, else `$XDG_STATE_HOME/kommo-files`,
 /// else `~/.local/state/kommo-files`.
 pub fn default_state_dir() -> PathBuf {
+    // The XDG rule: an empty or relative value is ignored.
     std::env::var_os("XDG_STATE_HOME")
         .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
         .or_else(|| {
             std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local").join("state"))
         })

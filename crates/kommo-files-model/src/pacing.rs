@@ -90,6 +90,99 @@ impl TokenBucket {
     }
 }
 
+/// The unit of an [`AdaptiveBucket`]'s slowdown: the configured rate is `STEPS_PER_RATE` steps,
+/// and every answered request takes one step back, so 40 answers after a single 429 restore
+/// the configured rate: the rate recovers over several seconds, not at once.
+pub const STEPS_PER_RATE: u32 = 40;
+
+/// How much an [`AdaptiveBucket`] slows down at most: to a quarter of the configured rate.
+pub const MAX_SLOWDOWN_STEPS: u32 = 4 * STEPS_PER_RATE;
+
+/// A [`TokenBucket::with_headroom`] that adapts to the server: a 429 means someone else (another
+/// process, another integration of the account) spends the same budget, so the rate is halved
+/// (down to a quarter) and the next request waits a full new interval; every answered request
+/// then takes back a little of the slowdown (additive increase, multiplicative decrease).
+///
+/// ```
+/// use kommo_files_model::pacing::{AdaptiveBucket, STEPS_PER_RATE};
+/// use std::time::Duration;
+///
+/// let mut bucket = AdaptiveBucket::new(7);
+/// let normal = bucket.interval();
+/// bucket.throttled(Duration::ZERO);
+/// assert_eq!(bucket.interval(), normal * 2);
+/// for _ in 0..STEPS_PER_RATE {
+///     bucket.answered();
+/// }
+/// assert_eq!(bucket.interval(), normal);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdaptiveBucket {
+    bucket: TokenBucket,
+    base_interval: Duration,
+    /// The interval is `base_interval × slowdown / STEPS_PER_RATE`.
+    slowdown: u32,
+}
+
+impl AdaptiveBucket {
+    /// `per_second` requests per second as the server counts them, before any slowdown.
+    pub fn new(per_second: u32) -> Self {
+        let bucket = TokenBucket::with_headroom(per_second);
+        Self {
+            base_interval: bucket.interval,
+            bucket,
+            slowdown: STEPS_PER_RATE,
+        }
+    }
+
+    /// A bucket in the state [`AdaptiveBucket::state`] gave (`next_free` since the caller's
+    /// origin, and the slowdown in steps), for a budget kept outside the process, such as a
+    /// file shared by processes. A slowdown out of range is clamped.
+    pub fn with_state(per_second: u32, next_free: Duration, slowdown: u32) -> Self {
+        let mut bucket = Self::new(per_second);
+        bucket.set_slowdown(slowdown);
+        bucket.bucket.next_free = next_free;
+        bucket
+    }
+
+    /// The state to keep: when the next request would go, and the slowdown in steps.
+    pub fn state(&self) -> (Duration, u32) {
+        (self.bucket.next_free, self.slowdown)
+    }
+
+    /// The spacing between requests now.
+    pub fn interval(&self) -> Duration {
+        self.bucket.interval
+    }
+
+    /// Reserves a slot for a request wanted at `now`; returns when it may be sent (≥ `now`).
+    pub fn reserve(&mut self, now: Duration) -> Duration {
+        self.bucket.reserve(now)
+    }
+
+    /// The server answered 429 at `now`: halve the rate (down to a quarter of the configured
+    /// one) and let nothing go before a full new interval has passed.
+    pub fn throttled(&mut self, now: Duration) {
+        self.set_slowdown(self.slowdown.saturating_mul(2));
+        self.bucket.next_free = self.bucket.next_free.max(now + self.bucket.interval);
+    }
+
+    /// A request was answered (not with 429): take one step of the slowdown back.
+    pub fn answered(&mut self) {
+        self.set_slowdown(self.slowdown.saturating_sub(1));
+    }
+
+    /// How many times slower than configured the bucket is (1.0 = not slowed).
+    pub fn slowdown(&self) -> f64 {
+        f64::from(self.slowdown) / f64::from(STEPS_PER_RATE)
+    }
+
+    fn set_slowdown(&mut self, steps: u32) {
+        self.slowdown = steps.clamp(STEPS_PER_RATE, MAX_SLOWDOWN_STEPS);
+        self.bucket.interval = self.base_interval * self.slowdown / STEPS_PER_RATE;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +310,49 @@ mod tests {
                 "{rate}/s without headroom"
             );
         }
+    }
+
+    /// Two 429s in a row slow to a quarter at most; 40 answers per halving bring the rate back;
+    /// a 429 also pushes the next slot a full (slower) interval away.
+    #[test]
+    fn adaptive_bucket_backs_off_and_recovers_slowly() {
+        let mut bucket = AdaptiveBucket::new(7);
+        let normal = bucket.interval();
+        let t0 = Duration::from_secs(10);
+        assert_eq!(bucket.reserve(t0), t0);
+        bucket.throttled(t0);
+        assert_eq!(bucket.interval(), normal * 2);
+        assert_eq!(bucket.reserve(t0), t0 + normal * 2);
+        for _ in 0..3 {
+            bucket.throttled(t0);
+        }
+        assert_eq!(bucket.interval(), normal * 4, "never slower than a quarter");
+        assert_eq!(bucket.slowdown(), 4.0);
+        for _ in 0..STEPS_PER_RATE {
+            bucket.answered();
+        }
+        assert_eq!(bucket.slowdown(), 3.0);
+        for _ in 0..10 * STEPS_PER_RATE {
+            bucket.answered();
+        }
+        assert_eq!(bucket.interval(), normal, "never faster than configured");
+    }
+
+    /// The state round-trips, and a damaged one is clamped into range.
+    #[test]
+    fn adaptive_bucket_state_round_trips() {
+        let mut bucket = AdaptiveBucket::new(7);
+        bucket.throttled(Duration::from_secs(3));
+        let (next_free, slowdown) = bucket.state();
+        let restored = AdaptiveBucket::with_state(7, next_free, slowdown);
+        assert_eq!(restored, bucket);
+        assert_eq!(
+            AdaptiveBucket::with_state(7, Duration::ZERO, 0).slowdown(),
+            1.0
+        );
+        assert_eq!(
+            AdaptiveBucket::with_state(7, Duration::ZERO, u32::MAX).slowdown(),
+            4.0
+        );
     }
 }

@@ -56,6 +56,7 @@ pub struct ClientConfig {
     upload: UploadConfig,
     pub(crate) max_response_body: usize,
     pub(crate) requests_per_second: Option<u32>,
+    pub(crate) rate_budget: Option<crate::budget::SharedBudget>,
     pub(crate) user_agent: String,
     pub(crate) timeouts: Timeouts,
 }
@@ -82,6 +83,7 @@ impl ClientConfig {
             upload: UploadConfig::default(),
             max_response_body: kommo_files_transport::DEFAULT_BODY_LIMIT,
             requests_per_second: Some(KOMMO_REQUESTS_PER_SECOND),
+            rate_budget: None,
             user_agent: concat!("kommo-files/", env!("CARGO_PKG_VERSION")).to_owned(),
             timeouts: Timeouts::default(),
         })
@@ -130,12 +132,32 @@ impl ClientConfig {
     }
 
     /// The request rate of the client, its clones and all their uploads together (default 7,
-    /// Kommo's limit); `None` turns pacing off. Any `rate + 1` consecutive requests span at
+    /// Kommo's limit); `None` turns pacing off. A 429 halves it (down to a quarter) and answers
+    /// bring it back slowly, since a 429 means someone else spends the account's budget too. Any `rate + 1` consecutive requests span at
     /// least 1.05 s, so network jitter cannot make the server count more than `rate` in a
     /// second (at 7/s the client sends 6.67 requests per second).
     pub fn requests_per_second(mut self, rate: Option<u32>) -> Self {
         self.requests_per_second = rate;
         self
+    }
+
+    /// Spend this budget instead of the client's own: share one between clients, or between
+    /// processes with a [`crate::FileBudget`], or implement [`crate::RateBudget`] to share it
+    /// between machines. It has its own rate; [`ClientConfig::requests_per_second`] is the
+    /// rate of the budget a client makes when it is given none.
+    pub fn rate_budget(mut self, budget: std::sync::Arc<dyn crate::RateBudget>) -> Self {
+        self.rate_budget = Some(budget);
+        self
+    }
+
+    /// The budget a client spends: the one given, or a new one at the configured rate, or none
+    /// when pacing is off.
+    pub(crate) fn budget(&self) -> Option<crate::budget::SharedBudget> {
+        match (&self.rate_budget, self.requests_per_second) {
+            (Some(budget), _) => Some(budget.clone()),
+            (None, Some(rate)) => Some(std::sync::Arc::new(crate::LocalBudget::new(rate))),
+            (None, None) => None,
+        }
     }
 
     /// The `User-Agent` header.

@@ -40,16 +40,17 @@
 
 mod asynchronous;
 pub mod blocking;
+mod budget;
 mod calls;
 mod config;
 mod error;
 mod options;
-mod pacer;
 mod pages;
 mod support;
 mod version;
 
 pub use asynchronous::{Client, DownloadWrite, FileStream, UploadRead};
+pub use budget::{FileBudget, LocalBudget, RateBudget};
 pub use config::{ClientConfig, Domain};
 pub use error::{DownloadError, Error, ErrorKind};
 pub use options::{CancelHandle, Progress, UploadOptions};

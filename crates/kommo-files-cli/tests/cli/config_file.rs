@@ -113,3 +113,23 @@ fn an_unknown_key_is_a_configuration_error() {
         .stderr_json();
     assert_eq!(json["error"]["kind"], "config");
 }
+
+/// Commands with one state directory spend one rate budget per account: a file there, owner-only.
+#[test]
+fn commands_share_a_rate_budget_file_in_the_state_directory() {
+    let env = TestEnv::new();
+    env.ok(&["ls"]);
+    let budgets: Vec<_> = std::fs::read_dir(env.state_dir().join("budgets"))
+        .expect("a budgets directory")
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(budgets.len(), 1, "{budgets:?}");
+    assert!(budgets[0].to_string_lossy().ends_with(".rate"));
+    assert_eq!(std::fs::read(&budgets[0]).unwrap().len(), 12);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&budgets[0]).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
+}

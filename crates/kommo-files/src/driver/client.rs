@@ -31,7 +31,7 @@ pub(super) struct Inner {
     pub(super) config: ClientConfig,
     pub(super) account: AccountHost,
     pub(super) transport: Transport,
-    pub(super) pacer: crate::pacer::Pacer,
+    pub(super) budget: Option<crate::budget::SharedBudget>,
     pub(super) drive: DriveCell,
 }
 
@@ -52,7 +52,7 @@ impl Client {
         }
         Self {
             inner: Arc::new(Inner {
-                pacer: crate::pacer::Pacer::new(config.requests_per_second),
+                budget: config.budget(),
                 account,
                 transport,
                 drive,
@@ -70,9 +70,24 @@ impl Client {
         &self.inner.account
     }
 
-    /// Reserves the next slot of the shared pacing: when the request may go.
+    /// Reserves the next slot of the client's rate budget: when the request may go.
     pub(super) fn slot(&self) -> SystemTime {
-        SystemTime::now() + self.inner.pacer.reserve()
+        let wait = self
+            .inner
+            .budget
+            .as_ref()
+            .map_or(Duration::ZERO, |b| b.acquire());
+        SystemTime::now() + wait
+    }
+
+    /// Tells the rate budget how the server answered: a 429 slows everyone sharing it down.
+    pub(super) fn heard(&self, status: http::StatusCode) {
+        if let Some(budget) = &self.inner.budget {
+            match status {
+                http::StatusCode::TOO_MANY_REQUESTS => budget.throttled(),
+                _ => budget.answered(),
+            }
+        }
     }
 }
 
@@ -106,6 +121,7 @@ impl Client {
     ) -> Result<Response, TransportError> {
         let request = support::prepare(request, attempt, &self.inner.config.user_agent);
         let response = self.inner.transport.send_streaming(request).await?;
+        self.heard(response.status());
         let (head, body) = response.into_parts();
         let body = body
             .read_to_end(self.inner.config.max_response_body)

@@ -189,6 +189,7 @@ impl Client {
                     let request = support::prepare(request, attempt, &self.inner.config.user_agent);
                     let head = match self.inner.transport.send_streaming(request).await {
                         Ok(response) => {
+                            self.heard(response.status());
                             let (head, streamed) = response.into_parts();
                             body = Some(streamed);
                             Ok(http::Response::from_parts(head, ()))
