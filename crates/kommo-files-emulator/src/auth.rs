@@ -131,14 +131,17 @@ pub(crate) enum AuthFailure {
     MissingScope(Scope),
 }
 
-/// Extracts the token from an `Authorization: Bearer ...` header value.
+/// Extracts the token from an `Authorization: Bearer <token>` header value, strictly: the
+/// scheme (any case), exactly one space, and a non-empty token without whitespace (RFC 6750
+/// §2.1). Anything else, such as `Bearer  token` with a doubled space, has no token, so the
+/// request gets the 401 of an invalid token rather than being accepted after trimming.
 pub(crate) fn bearer(header: Option<&http::HeaderValue>) -> Option<&str> {
     let value = header?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    let well_formed = scheme.eq_ignore_ascii_case("bearer")
+        && !token.is_empty()
+        && !token.contains(|c: char| c.is_ascii_whitespace());
+    well_formed.then_some(token)
 }
 
 /// Checks that `token` is known and carries `scope`.

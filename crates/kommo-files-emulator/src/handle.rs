@@ -407,6 +407,9 @@ impl EmulatorHandle {
     /// Moves the emulator clock forward (sessions expire, the trash is purged, and the rate
     /// limit's windows move by `by` too: a second or more opens a new window); returns the new
     /// time. The calendar moves by whole seconds.
+    ///
+    /// Advancing saturates rather than wrapping: the calendar stops at 9999-12-31T23:59:59Z
+    /// (Unix 253402300799) and the rate clock at [`Duration::MAX`], so time never goes back.
     pub fn advance_clock(&self, by: Duration) -> ClockStatus {
         self.app.advance_clock(by)
     }

@@ -1,8 +1,12 @@
 //! Small HTTP plumbing shared by both hosts: the reply type, problem-style errors, reading
-//! request bodies with a size cap, and turning replies into hyper responses.
+//! request bodies with a size cap, strict parsing of JSON bodies (no duplicate keys) and of
+//! paging numbers, and turning replies into hyper responses.
 
+use std::cell::RefCell;
 use std::convert::Infallible;
+use std::fmt;
 use std::io;
+use std::ops::RangeInclusive;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER};
@@ -10,7 +14,8 @@ use http::{Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use serde_json::{json, Value};
+use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+use serde_json::{json, Map, Value};
 
 use crate::faults::HostKind;
 use crate::storage::FileBody;
@@ -245,12 +250,243 @@ pub(crate) async fn read_body(
 }
 
 /// Parses a JSON request body, with a 400 that says what is wrong.
+///
+/// The parse is strict: an object with the same key twice is a 400 `validation-errors` with
+/// code `DuplicateKey` at the key's path, rather than the last value silently winning. When the
+/// body is an array (a batch), the item's `request_id` (its index when it has none) is the
+/// request id and the path starts inside the item, like the other validation errors.
 pub(crate) fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::bad_request(
             "request body is empty; JSON expected",
         ));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))
+    let duplicate = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = StrictValue {
+        path: Vec::new(),
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value));
+    match (parsed, duplicate.into_inner()) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(path)) => Err(duplicate_key(bytes, path)),
+        (Err(e), None) => Err(ApiError::bad_request(format!(
+            "request body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// The 400 for a key found twice at `path` (the key is its last segment).
+fn duplicate_key(bytes: &[u8], mut path: Vec<PathSegment>) -> ApiError {
+    let key = match path.last() {
+        Some(PathSegment::Key(key)) => key.clone(),
+        _ => String::new(),
+    };
+    let request_id = match path.first() {
+        Some(&PathSegment::Index(i)) => {
+            path.remove(0);
+            // The JSON is valid apart from the duplicate, so a lenient parse finds the item's
+            // own `request_id`, if it has one.
+            serde_json::from_slice::<Value>(bytes)
+                .ok()
+                .and_then(|body| body[i]["request_id"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| i.to_string())
+        }
+        _ => "0".to_owned(),
+    };
+    let path = path
+        .iter()
+        .map(|segment| match segment {
+            PathSegment::Key(key) => key.clone(),
+            PathSegment::Index(i) => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".");
+    ApiError::invalid(
+        request_id,
+        path,
+        "DuplicateKey",
+        format!("the key `{key}` appears more than once"),
+    )
+}
+
+/// One step of the path to a JSON value.
+#[derive(Debug, Clone)]
+enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+/// Builds a [`Value`] like serde_json does, but refuses duplicate keys, recording where the
+/// first one was met in `duplicate`.
+struct StrictValue<'a> {
+    path: Vec<PathSegment>,
+    duplicate: &'a RefCell<Option<Vec<PathSegment>>>,
+}
+
+impl StrictValue<'_> {
+    fn child(&self, segment: PathSegment) -> Self {
+        let mut path = self.path.clone();
+        path.push(segment);
+        StrictValue {
+            path,
+            duplicate: self.duplicate,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self.child(PathSegment::Index(items.len())))? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                let mut path = self.path.clone();
+                path.push(PathSegment::Key(key.clone()));
+                *self.duplicate.borrow_mut() = Some(path);
+                return Err(A::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            let value = access.next_value_seed(self.child(PathSegment::Key(key.clone())))?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
+}
+
+/// Default `limit` of every list, on both hosts.
+pub(crate) const DEFAULT_LIMIT: usize = 50;
+/// Largest `limit` of every list.
+pub(crate) const MAX_LIMIT: usize = 250;
+
+/// A paging number of a list query (`limit`, `page`, `before_id`): plain decimal digits, with
+/// no sign, space or exponent, within `range`. Anything else is a 400 `InvalidValue` on `param`.
+pub(crate) fn query_number(
+    param: &str,
+    value: &str,
+    range: RangeInclusive<u64>,
+) -> Result<u64, ApiError> {
+    let invalid = |detail: String| ApiError::invalid("0", param, "InvalidValue", detail);
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(format!("{param} must be a non-negative integer")));
+    }
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            invalid(format!(
+                "{param} must be between {} and {}",
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+/// The `limit` of a list: 1 to [`MAX_LIMIT`].
+pub(crate) fn parse_limit(value: &str) -> Result<usize, ApiError> {
+    let limit = query_number("limit", value, 1..=MAX_LIMIT as u64)?;
+    Ok(usize::try_from(limit).unwrap_or(MAX_LIMIT))
+}
+
+/// The `page` of a list: from 1.
+pub(crate) fn parse_page(value: &str) -> Result<usize, ApiError> {
+    let page = query_number("page", value, 1..=u64::MAX)?;
+    Ok(usize::try_from(page).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_error(e: &ApiError) -> (String, String, String) {
+        let f = &e.validation[0];
+        (f.request_id.clone(), f.path.clone(), f.code.clone())
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_path() {
+        let e = parse_json(br#"{"a":{"b":[1,{"c":1,"c":2}]}}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let expected = ("0".into(), "a.b.1.c".into(), "DuplicateKey".into());
+        assert_eq!(first_error(&e), expected);
+        // A batch item's own request_id wins over its index.
+        let e = parse_json(br#"[{"x":1},{"request_id":"r2","x":1,"x":2}]"#).unwrap_err();
+        assert_eq!(
+            first_error(&e),
+            ("r2".into(), "x".into(), "DuplicateKey".into())
+        );
+        // Values parse as serde_json would.
+        let body = br#"{"a":[1,-2,1.5,"s",true,null,{}],"b":{"a":1}}"#;
+        let lenient: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(parse_json(body).unwrap(), lenient);
+        // Other errors keep their message, with no validation entry.
+        let e = parse_json(b"{\"a\":1} x").unwrap_err();
+        assert!(e.validation.is_empty() && e.detail.contains("not valid JSON"));
+    }
+
+    #[test]
+    fn paging_numbers_are_plain_digits_in_range() {
+        assert_eq!(parse_limit("250").unwrap(), 250);
+        assert_eq!(parse_page("1").unwrap(), 1);
+        for bad in ["", "0", "251", "-1", "+5", " 5", "5 ", "1.0", "1e2", "0x1"] {
+            assert!(parse_limit(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_page("0").is_err());
+        assert!(parse_page("99999999999999999999999").is_err());
+    }
 }

@@ -111,10 +111,25 @@ pub(crate) fn file_name(path: &Path) -> String {
     )
 }
 
-/// A temporary path next to `path` (same directory, so a rename is atomic).
+/// The longest file name most file systems take, in bytes (`NAME_MAX`).
+const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// A temporary path next to `path` (same directory, so a rename is atomic):
+/// `.{name}.{8 hex digits}.part`. Whatever the length of `path`'s name, the temporary name fits
+/// in [`MAX_FILE_NAME_BYTES`]: the borrowed name is cut (on a character boundary) to leave room
+/// for the rest, and the random hex keeps two temporaries of one long name apart.
 pub(crate) fn sibling_temp_path(path: &Path) -> PathBuf {
-    let name = format!(".{}.{:x}.part", file_name(path), seed() & 0xFFFF_FFFF);
-    path.with_file_name(name)
+    let suffix = format!(".{:08x}.part", seed() & 0xFFFF_FFFF);
+    let mut borrowed = file_name(path);
+    let room = MAX_FILE_NAME_BYTES - 1 - suffix.len();
+    if borrowed.len() > room {
+        let mut cut = room;
+        while !borrowed.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        borrowed.truncate(cut);
+    }
+    path.with_file_name(format!(".{borrowed}{suffix}"))
 }
 
 /// A download destination that keeps only the SHA-256 of what it is given, and refuses more
@@ -189,6 +204,51 @@ impl tokio::io::AsyncWrite for Sha256Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_temporary_name_fits_whatever_the_target_name() {
+        let dir =
+            std::env::temp_dir().join(format!("kf-sibling-{}-{:x}", std::process::id(), seed()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let units = ["a", "é", "€", "😀"];
+        for unit in units {
+            for len in [1, 100, 239, 240, 241, 245, 250, 255, 300] {
+                let mut name = String::new();
+                while name.len() + unit.len() <= len {
+                    name.push_str(unit);
+                }
+                // An odd start, so the cut falls inside a character for some lengths.
+                let name = format!("x{name}");
+                let target = dir.join(&name);
+                let temporary = sibling_temp_path(&target);
+                let other = sibling_temp_path(&target);
+                assert_ne!(temporary, other, "unique");
+                assert_eq!(temporary.parent(), Some(dir.as_path()), "a sibling");
+                let temp_name = temporary.file_name().unwrap().to_str().unwrap();
+                assert!(
+                    temp_name.len() <= 255,
+                    "{} bytes: {temp_name}",
+                    temp_name.len()
+                );
+                assert!(temp_name.starts_with('.') && temp_name.ends_with(".part"));
+                let borrowed = &temp_name[1..temp_name.len() - ".12345678.part".len()];
+                assert!(
+                    name.starts_with(borrowed),
+                    "{borrowed} is not a prefix of {name}"
+                );
+                if name.len() + 15 <= 255 {
+                    assert_eq!(borrowed, name, "a short name is kept whole");
+                }
+                // The file system takes it (when the target name itself is a valid one).
+                if name.len() <= 255 {
+                    std::fs::write(&temporary, b"x").unwrap();
+                    std::fs::rename(&temporary, &target).unwrap();
+                    std::fs::remove_file(&target).unwrap();
+                }
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// The transport crate names operations itself; every one of the model's has its twin.
     #[test]

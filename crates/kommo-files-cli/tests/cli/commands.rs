@@ -663,3 +663,42 @@ fn download_creates_a_missing_directory() {
     env.ok(&["download", &ub, "-o", "copy.txt"]);
     assert_eq!(sha256_file(&env.home.join("copy.txt")), sha256_file(&b));
 }
+
+/// A server name of 250 bytes is kept whole (it fits the 255-byte limit of a file name), and
+/// the temporary `.{name}.{hex}.part` next to it must fit too, or the download fails with
+/// "File name too long" (issue 15). Multi-byte names are cut on a character boundary.
+#[test]
+fn a_download_with_a_250_byte_name_succeeds() {
+    let env = TestEnv::new();
+    let ascii = format!("{}.bin", "a".repeat(246));
+    // 1 + 81 × 3 + 6 bytes: the temporary name's cut at 240 bytes falls inside a `€`.
+    let multibyte = format!("x{}ab.txt", "€".repeat(81));
+    let cyrillic = format!("{}.txt", "ж".repeat(123));
+    let names = [ascii, multibyte, cyrillic];
+    let out = env.home.join("long");
+    std::fs::create_dir_all(&out).unwrap();
+    for (seed, name) in (41..).zip(&names) {
+        assert_eq!(name.len(), 250, "{name}");
+        let source = env.file(&format!("src/{name}"), 3000 + usize::from(seed), seed);
+        let uuid = uploaded_uuid(&env.ok(&["upload", arg(&source)]).stdout, name);
+        let json = env
+            .ok(&["download", &uuid, "-o", arg(&out), "--json"])
+            .stdout_json();
+        assert_eq!(json["ok"], true, "{json}");
+        let target = out.join(name);
+        assert_eq!(json["path"], target.to_str().unwrap(), "{json}");
+        assert_eq!(
+            std::fs::read(&target).unwrap(),
+            std::fs::read(&source).unwrap()
+        );
+    }
+    // Only the three files are left: no temporary file stayed behind.
+    let mut left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    left.sort();
+    let mut expected = names.to_vec();
+    expected.sort();
+    assert_eq!(left, expected);
+}

@@ -217,18 +217,33 @@ fn parse_custom_fields(
                 request_id,
                 &value_path,
             )?;
+            let invalid = |name: &str, detail: &str| {
+                ApiError::invalid(
+                    request_id,
+                    format!("{value_path}.{name}"),
+                    "InvalidType",
+                    detail,
+                )
+            };
+            // Omitted or `null` means the version's own name and size; anything else must
+            // have the right type (a negative or fractional size is refused, not ignored).
+            let file_name = match value.get("file_name") {
+                None | Some(Value::Null) => with_extension(&version.name, &version.extension),
+                Some(Value::String(name)) => name.clone(),
+                Some(_) => return Err(invalid("file_name", "file_name must be a string")),
+            };
+            let file_size = match value.get("file_size") {
+                None | Some(Value::Null) => version.size,
+                Some(size) => size.as_u64().ok_or_else(|| {
+                    invalid("file_size", "file_size must be a non-negative integer")
+                })?,
+            };
             // `is_deleted` comes back on GET; re-sending it is accepted and ignored.
             parsed.push(FileFieldValue {
                 file_uuid: file.uuid.clone(),
                 version_uuid: version.uuid.clone(),
-                file_name: value.get("file_name").and_then(Value::as_str).map_or_else(
-                    || with_extension(&version.name, &version.extension),
-                    str::to_owned,
-                ),
-                file_size: value
-                    .get("file_size")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(version.size),
+                file_name,
+                file_size,
             });
         }
         fields.insert(field_id.unwrap_or_default(), parsed);

@@ -4,11 +4,11 @@
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::{ensure_entity, lock_entity, non_empty_array, parse_limit, DEFAULT_LIMIT};
+use super::{ensure_entity, lock_entity, non_empty_array};
 use crate::app::{App, Request};
 use crate::auth::Scope;
 use crate::config::AttachStatus;
-use crate::http::{ApiError, Reply, RouteResult};
+use crate::http::{parse_limit, query_number, ApiError, Reply, RouteResult, DEFAULT_LIMIT};
 use crate::state::{Entity, EntityType, Link};
 
 /// `GET /api/v4/{entity}/{id}/files` — link ids descending, `before_id` keyset, 204 when empty.
@@ -17,14 +17,10 @@ pub(crate) fn list(app: &App, request: &Request, kind: EntityType, id: u64) -> R
     let mut limit = DEFAULT_LIMIT;
     let mut before_id = None;
     for (key, value) in request.query_pairs() {
-        let parse = |v: &str| {
-            v.parse::<u64>().map_err(|_| {
-                ApiError::invalid("0", key.clone(), "InvalidValue", "an integer is expected")
-            })
-        };
         match key.as_str() {
             "limit" => limit = parse_limit(&value)?,
-            "before_id" => before_id = Some(parse(&value)?),
+            // Link ids start at 1.
+            "before_id" => before_id = Some(query_number("before_id", &value, 1..=u64::MAX)?),
             _ => {}
         }
     }

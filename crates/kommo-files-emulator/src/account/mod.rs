@@ -15,10 +15,6 @@ use crate::auth::Scope;
 use crate::http::{ApiError, Reply, RouteResult};
 use crate::state::EntityType;
 
-/// Default and largest `limit` of the account host's lists.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 250;
-
 /// Routes an account-host request. Drive paths answer 404 here, as on the real account host.
 pub(crate) async fn route(app: &App, request: &mut Request) -> RouteResult {
     let segments = request.segments();
@@ -82,23 +78,6 @@ fn lock_entity(app: &App, kind: EntityType, id: u64) -> Result<MutexGuard<'_, In
 /// Checks that the entity exists (404 otherwise), without keeping the lock.
 fn ensure_entity(app: &App, kind: EntityType, id: u64) -> Result<(), ApiError> {
     lock_entity(app, kind, id).map(drop)
-}
-
-/// The `limit` query parameter of a list: an integer from 1 to [`MAX_LIMIT`].
-fn parse_limit(value: &str) -> Result<usize, ApiError> {
-    let limit = value
-        .parse::<u64>()
-        .map_err(|_| ApiError::invalid("0", "limit", "InvalidValue", "an integer is expected"))?;
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::invalid(
-            "0",
-            "limit",
-            "InvalidValue",
-            "limit must be between 1 and 250",
-        ));
-    }
-    Ok(limit)
 }
 
 /// The items of a batch body, which must be a non-empty JSON array (a 400 saying `expected`

@@ -6,10 +6,10 @@ use http::StatusCode;
 use serde_json::{json, Value};
 
 use super::entities::resolve_file;
-use super::{batch_items, ensure_entity, entity_not_found, parse_limit, DEFAULT_LIMIT};
+use super::{batch_items, ensure_entity, entity_not_found};
 use crate::app::{App, Inner, Request, ACCOUNT_ID};
 use crate::auth::{Scope, TokenGrant};
-use crate::http::{ApiError, Reply, RouteResult};
+use crate::http::{parse_limit, parse_page, ApiError, Reply, RouteResult, DEFAULT_LIMIT};
 use crate::names::{sanitize, split_extension, with_extension};
 use crate::state::{EntityType, Note};
 
@@ -208,17 +208,12 @@ pub(crate) fn list(
     let mut limit = DEFAULT_LIMIT;
     let mut page = 1usize;
     for (key, value) in request.query_pairs() {
-        let number = |v: &str| {
-            v.parse::<usize>().map_err(|_| {
-                ApiError::invalid("0", key.clone(), "InvalidValue", "an integer is expected")
-            })
-        };
         if key.starts_with("filter[note_type]") {
             types.extend(value.split(',').map(|s| s.trim().to_owned()));
         } else if key == "limit" {
             limit = parse_limit(&value)?;
         } else if key == "page" {
-            page = number(&value)?.max(1);
+            page = parse_page(&value)?;
         }
     }
     let mut inner = app.lock();

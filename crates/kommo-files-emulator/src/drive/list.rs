@@ -6,12 +6,9 @@ use serde_json::{json, Value};
 use super::repr::file_json;
 use crate::app::{App, Request};
 use crate::auth::Scope;
-use crate::http::{ApiError, Reply, RouteResult};
+use crate::http::{parse_limit, parse_page, ApiError, Reply, RouteResult, DEFAULT_LIMIT};
 use crate::names::with_extension;
 use crate::state::{Data, File};
-
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 250;
 
 /// The parsed filter.
 #[derive(Debug, Default)]
@@ -108,18 +105,8 @@ fn parse(pairs: &[(String, String)], now: i64) -> Result<Filter, ApiError> {
                     f.updated_by.push(int(key, id)?);
                 }
             }
-            "limit" => {
-                f.limit = int(key, value)?;
-                if !(1..=MAX_LIMIT).contains(&f.limit) {
-                    return Err(bad(key, "limit must be between 1 and 250"));
-                }
-            }
-            "page" => {
-                f.page = int(key, value)?;
-                if f.page == 0 {
-                    return Err(bad(key, "page starts at 1"));
-                }
-            }
+            "limit" => f.limit = parse_limit(value)?,
+            "page" => f.page = parse_page(value)?,
             // `with`, `filter[is_filter]` and anything unknown are accepted and ignored.
             _ => {}
         }

@@ -166,3 +166,90 @@ fn the_async_start_serves_inside_an_existing_runtime() {
         assert_eq!(body["drive_url"], emulator.drive_url());
     });
 }
+
+/// 9999-12-31T23:59:59Z: where the emulator clock stops (docs/emulator.md, "Control API").
+const CLOCK_CEILING: i64 = 253_402_300_799;
+
+/// After the clock reached its ceiling, the emulator still works: a session opened now lives
+/// (it is not born expired), its upload completes, and a date preset lists without overflow.
+fn still_serves_at_the_ceiling(api: &Api) {
+    let file = api.upload("late.txt", b"after the end of time");
+    assert_eq!(file["created_at"], CLOCK_CEILING);
+    for preset in [
+        "day",
+        "tomorrow",
+        "next_week",
+        "next_month",
+        "next_quarter",
+        "year",
+    ] {
+        let answer = api.drive(
+            "GET",
+            &format!("/v1.0/files?filter[date][date_preset]={preset}"),
+            None,
+        );
+        assert!(
+            answer.status == 200 || answer.status == 204,
+            "{preset}: {}",
+            answer.status
+        );
+    }
+}
+
+#[test]
+fn huge_clock_advances_saturate_on_the_handle() {
+    use std::time::Duration;
+    let api = Api::start();
+    let start = api.emu.now();
+    let first = api.emu.advance_clock(Duration::MAX);
+    let second = api.emu.advance_clock(Duration::from_secs(u64::MAX));
+    let third = api.emu.advance_clock(Duration::from_secs(1));
+    assert!(first.now >= start);
+    for (earlier, later) in [(first, second), (second, third)] {
+        assert!(
+            later.now >= earlier.now,
+            "time went back: {earlier:?} -> {later:?}"
+        );
+        assert!(
+            later.offset_secs >= earlier.offset_secs,
+            "{earlier:?} -> {later:?}"
+        );
+    }
+    assert_eq!(third.now, CLOCK_CEILING);
+    assert_eq!(api.emu.now(), CLOCK_CEILING);
+    still_serves_at_the_ceiling(&api);
+}
+
+#[test]
+fn huge_clock_advances_saturate_over_http() {
+    let api = Api::start();
+    let advance = |seconds: u64| {
+        let answer = control(
+            &api,
+            "POST",
+            "clock/advance",
+            Some(json!({ "seconds": seconds })),
+        );
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.json()
+    };
+    let first = advance(u64::MAX);
+    let second = advance(u64::MAX);
+    let third = advance(i64::MAX as u64);
+    for (earlier, later) in [(&first, &second), (&second, &third)] {
+        assert!(
+            later["now"].as_i64() >= earlier["now"].as_i64(),
+            "{earlier} -> {later}"
+        );
+        assert!(
+            later["offset_secs"].as_i64() >= earlier["offset_secs"].as_i64(),
+            "{earlier} -> {later}"
+        );
+    }
+    assert_eq!(third["now"], CLOCK_CEILING);
+    assert_eq!(
+        control(&api, "GET", "clock", None).json()["now"],
+        CLOCK_CEILING
+    );
+    still_serves_at_the_ceiling(&api);
+}

@@ -9,4 +9,5 @@ mod control;
 mod faults;
 mod files;
 mod persistence;
+mod strict;
 mod upload;
