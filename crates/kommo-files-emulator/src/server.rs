@@ -69,6 +69,10 @@ async fn serve_connection(
     }
 }
 
+/// The most of an unread request body read (and dropped) before answering: enough for any
+/// part the emulator hands out sizes for.
+const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
+
 /// Closes the connection without an answer: fire the kill signal and never complete.
 async fn close_connection(kill: &Notify) -> Response<ResponseBody> {
     kill.notify_one();
@@ -203,6 +207,7 @@ async fn handle(
     }
 
     let result = dispatch(&app, &mut request).await;
+    request.drain(DRAIN_LIMIT).await;
     let response = into_response(host, result);
     record.bytes_in = request.bytes_in;
     match fault {
