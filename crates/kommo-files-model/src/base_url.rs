@@ -160,12 +160,27 @@ fn valid_authority(authority: &str) -> bool {
     host_ok && port_ok
 }
 
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    host == "localhost" || host == "::1" || host.starts_with("127.")
+/// Whether the host of `authority` (`host[:port]` or `[ipv6][:port]`) is this machine: an IPv4
+/// address in `127.0.0.0/8`, the IPv6 address `::1`, or the name `localhost`.
+///
+/// Decided on a parsed address, never on a prefix of the text: `127.example.com` or
+/// `127.0.0.1.nip.io` are names anyone can point anywhere. Only the dotted-decimal form of an
+/// IPv4 address counts (as [`std::net::Ipv4Addr`] parses it); numeric shorthands such as
+/// `127.1`, `0x7f000001` or `2130706433` are refused, since resolvers disagree on them.
+pub(crate) fn is_loopback(authority: &str) -> bool {
+    match authority.strip_prefix('[') {
+        Some(v6) => v6
+            .split_once(']')
+            .and_then(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().ok())
+            .is_some_and(|ip| ip.is_loopback()),
+        None => {
+            let host = authority.split(':').next().unwrap_or("");
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+    }
 }
 
 /// What stands in for a redacted part.
@@ -315,6 +330,54 @@ mod tests {
         );
         assert!(BaseUrl::parse("https://x.kommo.com/api").is_err());
         assert!(BaseUrl::parse("ftp://x").is_err());
+    }
+
+    /// Loopback is a parsed address (or `localhost`), never a prefix of the host's text.
+    #[test]
+    fn loopback_is_an_address_not_a_prefix() {
+        let accepted = [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:9",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+            "http://[0:0:0:0:0:0:0:1]",
+        ];
+        // Numeric shorthands (`127.1`, hex, a bare integer) are refused on purpose.
+        let refused = [
+            "http://127.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://127.0.0.1.nip.io:8080",
+            "http://localhost.evil.com",
+            "http://evil-localhost",
+            "http://[::2]",
+            "http://[::ffff:127.0.0.1]",
+            "http://0x7f000001",
+            "http://2130706433",
+            "http://127.1",
+            "http://127.0.0.01",
+            "http://127.0.0.1.",
+            "http://127.",
+        ];
+        for url in accepted {
+            assert!(BaseUrl::parse(url).is_ok(), "{url} should be accepted");
+        }
+        for url in refused {
+            assert!(
+                matches!(BaseUrl::parse(url), Err(UrlError::InsecureScheme(_))),
+                "{url} should be refused: {:?}",
+                BaseUrl::parse(url)
+            );
+        }
+        for base in accepted {
+            let base = BaseUrl::parse(base).unwrap();
+            for url in refused {
+                assert!(!base.owns(&format!("{url}/upload/x")), "{base} owns {url}");
+                assert!(base.check(&format!("{url}/upload/x")).is_err());
+            }
+        }
+        // Over https any host is fine: the connection is encrypted.
+        assert!(BaseUrl::parse("https://127.example.com").is_ok());
     }
 
     #[test]
