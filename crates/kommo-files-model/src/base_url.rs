@@ -5,17 +5,25 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Why a URL was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The variants keep the URL as given, for code that needs it; `Display` and `Debug` show it
+/// through [`redact_url`] only, so a `user:password@`, a query value or an upload token never
+/// reaches a message or a log.
+///
+/// ```
+/// use kommo_files_model::BaseUrl;
+/// let error = BaseUrl::parse("http://secret@drive.example?key=secret").unwrap_err();
+/// assert!(!error.to_string().contains("secret"));
+/// assert!(!format!("{error:?}").contains("secret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UrlError {
     /// Not an absolute URL we can parse.
-    #[error("not an absolute http(s) URL: {0:?}")]
     Invalid(String),
     /// `http://` to a host that is not loopback: the token would travel in clear text.
-    #[error("plain http is only allowed for loopback hosts: {0:?}")]
     InsecureScheme(String),
     /// A URL the server handed us points at another origin than the host it came from.
-    #[error("{url:?} is not on {expected}: refusing to send the token or data there")]
     ForeignOrigin {
         /// The URL received.
         url: String,
@@ -23,6 +31,48 @@ pub enum UrlError {
         expected: String,
     },
 }
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(url) => write!(
+                f,
+                "not an absolute http(s) URL such as https://example.kommo.com: \"{}\"",
+                redact_url(url)
+            ),
+            Self::InsecureScheme(url) => write!(
+                f,
+                "plain http is only allowed for loopback hosts (127.0.0.0/8, [::1], localhost): \"{}\"",
+                redact_url(url)
+            ),
+            Self::ForeignOrigin { url, expected } => write!(
+                f,
+                "\"{}\" is not on {}: refusing to send the token or data there",
+                redact_url(url),
+                redact_url(expected)
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(url) => f.debug_tuple("Invalid").field(&redact_url(url)).finish(),
+            Self::InsecureScheme(url) => f
+                .debug_tuple("InsecureScheme")
+                .field(&redact_url(url))
+                .finish(),
+            Self::ForeignOrigin { url, expected } => f
+                .debug_struct("ForeignOrigin")
+                .field("url", &redact_url(url))
+                .field("expected", &redact_url(expected))
+                .finish(),
+        }
+    }
+}
+
+impl std::error::Error for UrlError {}
 
 /// The origin of a host (`https://drive-c.kommo.com`): scheme and authority, no path.
 ///
@@ -446,6 +496,46 @@ mod tests {
         for (url, redacted) in cases {
             assert_eq!(redact_url(url), redacted, "{url}");
         }
+    }
+
+    /// No message about a refused URL repeats its userinfo, query values or upload token.
+    #[test]
+    fn url_errors_never_repeat_secrets() {
+        let drive = BaseUrl::parse("https://drive-c.kommo.com").unwrap();
+        let errors = [
+            BaseUrl::parse("http://secret@drive-c.kommo.com").unwrap_err(),
+            BaseUrl::parse("https://user:secret@drive-c.kommo.com").unwrap_err(),
+            BaseUrl::parse("https://secret:pw@evil.example").unwrap_err(),
+            BaseUrl::parse("http://drive-c.kommo.com?key=secret").unwrap_err(),
+            BaseUrl::parse("http://drive-c.kommo.com/x?key=secret").unwrap_err(),
+            BaseUrl::parse("secret").unwrap_err(),
+            BaseUrl::parse("https://bad host secret").unwrap_err(),
+            drive
+                .check("https://user:secret@evil.example/upload/secret?sig=secret")
+                .unwrap_err(),
+            drive
+                .check("http://drive-c.kommo.com/upload/secret")
+                .unwrap_err(),
+            UrlError::Invalid("http://secret@h#secret".into()),
+            UrlError::InsecureScheme("http://secret@h".into()),
+        ];
+        for error in errors {
+            let display = error.to_string();
+            let debug = format!("{error:?}");
+            assert!(!display.contains("secret"), "{display}");
+            assert!(!debug.contains("secret"), "{debug}");
+        }
+        // What is not secret still says what was wrong.
+        let error = BaseUrl::parse("http://secret@drive-c.kommo.com").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "not an absolute http(s) URL such as https://example.kommo.com: \"http://…@drive-c.kommo.com\""
+        );
+        let error = BaseUrl::parse("http://drive-c.kommo.com").unwrap_err();
+        assert!(
+            error.to_string().contains("\"http://drive-c.kommo.com\""),
+            "{error}"
+        );
     }
 
     #[test]
