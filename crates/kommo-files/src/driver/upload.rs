@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use kommo_files_model::upload::{
-    Action, Checkpoint, SourceInfo, UploadError, UploadEvent, UploadMachine,
+    Action, Checkpoint, SourceChange, SourceInfo, UploadError, UploadEvent, UploadMachine,
 };
 use kommo_files_model::wire::{FileObject, NewSession};
 
@@ -171,7 +171,16 @@ impl Client {
         options.check_checkpoint_file()?;
         let refusal = match options.saved_checkpoint() {
             Ok(Some(checkpoint)) => match self.resumed_machine(checkpoint, info).await? {
-                Ok(machine) => return self.finish(machine, &mut source, &mut options).await,
+                Ok(machine) => match self.finish(machine, &mut source, &mut options).await {
+                    // The prefix the checkpoint vouches for is not the source's (a damaged
+                    // hash, or a file edited without a new modification time): refused like
+                    // any unusable checkpoint, before any part was sent.
+                    Err(Error::Upload {
+                        error: error @ UploadError::SourceChanged(SourceChange::Content { .. }),
+                        ..
+                    }) if source.can_restart() => Some(error.to_string()),
+                    outcome => return outcome,
+                },
                 Err(refusal) => Some(refusal.to_string()),
             },
             Ok(None) => None,

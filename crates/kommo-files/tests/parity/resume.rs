@@ -341,9 +341,13 @@ macro_rules! scenarios {
                     ("max_part_size", serde_json::json!(0)),
                     ("max_part_size", serde_json::json!(1)),
                     ("max_part_size", serde_json::json!(1u64 << 40)),
+                    ("prefix_sha256", serde_json::json!("00")),
                 ] {
                     let mut damaged = good.clone();
-                    damaged[field] = value.clone();
+                    match field {
+                        "prefix_sha256" => damaged["source"][field] = value.clone(),
+                        _ => damaged[field] = value.clone(),
+                    }
                     if field == "max_part_size" {
                         damaged["offset"] = 0.into();
                     }
@@ -366,7 +370,11 @@ macro_rules! scenarios {
                     common::assert_stored(&emulator, &file.uuid, &source);
                     let refusals = refusals.lock().unwrap().clone();
                     assert_eq!(refusals.len(), 1, "{field}={value}: {refusals:?}");
-                    assert!(refusals[0].contains(field), "{field}={value}: {refusals:?}");
+                    let why = match field {
+                        "prefix_sha256" => "not the ones already uploaded",
+                        _ => field,
+                    };
+                    assert!(refusals[0].contains(why), "{field}={value}: {refusals:?}");
                     assert_eq!(common::count(&emulator, common::is_part), 3, "{field}");
                     assert!(!checkpoint_path.exists());
                 }
