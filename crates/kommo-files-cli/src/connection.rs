@@ -155,11 +155,11 @@ fn client_config(settings: &Settings) -> Result<ClientConfig, Failure> {
         }
         (None, None) => return Err(Failure::config("no account given").hint(missing_hint)),
     }
-    .map_err(|e| Failure::config(e.to_string()))?;
+    .map_err(|e| config_failure(e, "the account"))?;
     let config = match &settings.drive_url {
         Some(url) => config
             .drive_url(url)
-            .map_err(|e| Failure::config(format!("drive_url: {e}")))?,
+            .map_err(|e| config_failure(e, "drive_url"))?,
         None => config,
     };
     let config = match settings.requests_per_second {
@@ -197,6 +197,25 @@ fn with_shared_budget(config: ClientConfig, rate: u32) -> ClientConfig {
     }
 }
 
+/// A setting the SDK refused (`what`: the account, or `drive_url`), with what to fix. The
+/// message is the SDK's, whose URLs are redacted: a `user:password@` or a query value in a URL
+/// is never printed.
+fn config_failure(error: kommo_files::Error, what: &str) -> Failure {
+    let hint = match error.kind() {
+        kommo_files::ErrorKind::InvalidToken => {
+            "set KOMMO_TOKEN (or `token` in the config file) to the token exactly as Kommo shows \
+             it: visible ASCII characters only, no spaces, quotes or other letters"
+        }
+        kommo_files::ErrorKind::Url => {
+            "give the https URL of the account (https://mycompany.kommo.com) or of the drive, \
+             without user:password@, path or query; plain http only for this machine \
+             (127.0.0.0/8, [::1], localhost)"
+        }
+        _ => "check KOMMO_BASE_URL / KOMMO_SUBDOMAIN, KOMMO_TOKEN and KOMMO_DRIVE_URL",
+    };
+    Failure::config(format!("{what}: {}", error.chain_message())).hint(hint)
+}
+
 fn parse_domain(domain: Option<&str>) -> Result<Domain, Failure> {
     match domain.unwrap_or("kommo.com") {
         "kommo.com" => Ok(Domain::Kommo),
@@ -220,6 +239,58 @@ mod tests {
         assert_eq!(config.account_url().to_string(), "https://acme.amocrm.ru");
         assert!(toml::from_str::<Settings>("tokne = \"t\"").is_err());
         assert!(!format!("{settings:?}").contains("\"t\""));
+    }
+
+    /// A token no header can carry is a configuration error (exit 2) with a hint, found
+    /// before any request.
+    #[test]
+    fn a_non_ascii_token_is_a_configuration_error() {
+        for token in ["tök", "two words", "токен"] {
+            let settings = Settings {
+                base_url: Some("https://acme.kommo.com".into()),
+                token: Some(token.into()),
+                ..Settings::default()
+            };
+            let failure = client_config(&settings).unwrap_err();
+            assert_eq!((failure.kind, failure.exit_code), ("config", 2), "{token}");
+            assert!(
+                failure.message.contains("visible ASCII"),
+                "{}",
+                failure.message
+            );
+            assert!(failure.hint.unwrap().contains("KOMMO_TOKEN"));
+        }
+    }
+
+    /// No URL setting echoes a secret in a user:password@ or a query value.
+    #[test]
+    fn refused_urls_are_not_echoed_with_their_secrets() {
+        for (base_url, drive_url) in [
+            (Some("http://secret@acme.kommo.com"), None),
+            (Some("https://user:secret@acme.kommo.com"), None),
+            (Some("https://acme.kommo.com/?key=secret"), None),
+            (Some("http://127.example.com?secret"), None),
+            (
+                Some("https://acme.kommo.com"),
+                Some("https://secret@drive-c.kommo.com"),
+            ),
+            (
+                Some("https://acme.kommo.com"),
+                Some("http://drive-c.kommo.com?t=secret"),
+            ),
+        ] {
+            let settings = Settings {
+                base_url: base_url.map(str::to_owned),
+                drive_url: drive_url.map(str::to_owned),
+                token: Some("t".into()),
+                ..Settings::default()
+            };
+            let failure = client_config(&settings).unwrap_err();
+            assert_eq!((failure.kind, failure.exit_code), ("config", 2));
+            let text = failure.render(false) + &failure.render(true) + &format!("{failure:?}");
+            assert!(!text.contains("secret"), "{text}");
+            assert!(text.contains("…"), "{text}");
+        }
     }
 
     #[test]

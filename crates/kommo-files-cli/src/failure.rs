@@ -253,6 +253,13 @@ fn classify(error: &Error) -> (&'static str, Option<&'static str>) {
             "upload",
             Some("the upload session expired (sessions live 24 h); run the command again with --no-resume to start over"),
         ),
+        Error::Upload {
+            error: UploadError::SourceChanged(_),
+            ..
+        } => (
+            "upload",
+            Some("the file changed while it was being uploaded, so nothing was stored: run the command again once nothing writes to it"),
+        ),
         Error::Transport { failure, .. } => (
             "network",
             Some(match failure.kind {

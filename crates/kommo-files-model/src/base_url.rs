@@ -5,17 +5,25 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// Why a URL was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// The variants keep the URL as given, for code that needs it; `Display` and `Debug` show it
+/// through [`redact_url`] only, so a `user:password@`, a query value or an upload token never
+/// reaches a message or a log.
+///
+/// ```
+/// use kommo_files_model::BaseUrl;
+/// let error = BaseUrl::parse("http://secret@drive.example?key=secret").unwrap_err();
+/// assert!(!error.to_string().contains("secret"));
+/// assert!(!format!("{error:?}").contains("secret"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UrlError {
     /// Not an absolute URL we can parse.
-    #[error("not an absolute http(s) URL: {0:?}")]
     Invalid(String),
     /// `http://` to a host that is not loopback: the token would travel in clear text.
-    #[error("plain http is only allowed for loopback hosts: {0:?}")]
     InsecureScheme(String),
     /// A URL the server handed us points at another origin than the host it came from.
-    #[error("{url:?} is not on {expected}: refusing to send the token or data there")]
     ForeignOrigin {
         /// The URL received.
         url: String,
@@ -23,6 +31,48 @@ pub enum UrlError {
         expected: String,
     },
 }
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(url) => write!(
+                f,
+                "not an absolute http(s) URL such as https://example.kommo.com: \"{}\"",
+                redact_url(url)
+            ),
+            Self::InsecureScheme(url) => write!(
+                f,
+                "plain http is only allowed for loopback hosts (127.0.0.0/8, [::1], localhost): \"{}\"",
+                redact_url(url)
+            ),
+            Self::ForeignOrigin { url, expected } => write!(
+                f,
+                "\"{}\" is not on {}: refusing to send the token or data there",
+                redact_url(url),
+                redact_url(expected)
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(url) => f.debug_tuple("Invalid").field(&redact_url(url)).finish(),
+            Self::InsecureScheme(url) => f
+                .debug_tuple("InsecureScheme")
+                .field(&redact_url(url))
+                .finish(),
+            Self::ForeignOrigin { url, expected } => f
+                .debug_struct("ForeignOrigin")
+                .field("url", &redact_url(url))
+                .field("expected", &redact_url(expected))
+                .finish(),
+        }
+    }
+}
+
+impl std::error::Error for UrlError {}
 
 /// The origin of a host (`https://drive-c.kommo.com`): scheme and authority, no path.
 ///
@@ -160,12 +210,27 @@ fn valid_authority(authority: &str) -> bool {
     host_ok && port_ok
 }
 
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    host == "localhost" || host == "::1" || host.starts_with("127.")
+/// Whether the host of `authority` (`host[:port]` or `[ipv6][:port]`) is this machine: an IPv4
+/// address in `127.0.0.0/8`, the IPv6 address `::1`, or the name `localhost`.
+///
+/// Decided on a parsed address, never on a prefix of the text: `127.example.com` or
+/// `127.0.0.1.nip.io` are names anyone can point anywhere. Only the dotted-decimal form of an
+/// IPv4 address counts (as [`std::net::Ipv4Addr`] parses it); numeric shorthands such as
+/// `127.1`, `0x7f000001` or `2130706433` are refused, since resolvers disagree on them.
+pub(crate) fn is_loopback(authority: &str) -> bool {
+    match authority.strip_prefix('[') {
+        Some(v6) => v6
+            .split_once(']')
+            .and_then(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().ok())
+            .is_some_and(|ip| ip.is_loopback()),
+        None => {
+            let host = authority.split(':').next().unwrap_or("");
+            host.eq_ignore_ascii_case("localhost")
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+    }
 }
 
 /// What stands in for a redacted part.
@@ -317,6 +382,54 @@ mod tests {
         assert!(BaseUrl::parse("ftp://x").is_err());
     }
 
+    /// Loopback is a parsed address (or `localhost`), never a prefix of the host's text.
+    #[test]
+    fn loopback_is_an_address_not_a_prefix() {
+        let accepted = [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://[::1]:9",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+            "http://[0:0:0:0:0:0:0:1]",
+        ];
+        // Numeric shorthands (`127.1`, hex, a bare integer) are refused on purpose.
+        let refused = [
+            "http://127.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://127.0.0.1.nip.io:8080",
+            "http://localhost.evil.com",
+            "http://evil-localhost",
+            "http://[::2]",
+            "http://[::ffff:127.0.0.1]",
+            "http://0x7f000001",
+            "http://2130706433",
+            "http://127.1",
+            "http://127.0.0.01",
+            "http://127.0.0.1.",
+            "http://127.",
+        ];
+        for url in accepted {
+            assert!(BaseUrl::parse(url).is_ok(), "{url} should be accepted");
+        }
+        for url in refused {
+            assert!(
+                matches!(BaseUrl::parse(url), Err(UrlError::InsecureScheme(_))),
+                "{url} should be refused: {:?}",
+                BaseUrl::parse(url)
+            );
+        }
+        for base in accepted {
+            let base = BaseUrl::parse(base).unwrap();
+            for url in refused {
+                assert!(!base.owns(&format!("{url}/upload/x")), "{base} owns {url}");
+                assert!(base.check(&format!("{url}/upload/x")).is_err());
+            }
+        }
+        // Over https any host is fine: the connection is encrypted.
+        assert!(BaseUrl::parse("https://127.example.com").is_ok());
+    }
+
     #[test]
     fn odd_authorities_are_refused_and_accepted_ones_make_valid_uris() {
         for bad in [
@@ -383,6 +496,46 @@ mod tests {
         for (url, redacted) in cases {
             assert_eq!(redact_url(url), redacted, "{url}");
         }
+    }
+
+    /// No message about a refused URL repeats its userinfo, query values or upload token.
+    #[test]
+    fn url_errors_never_repeat_secrets() {
+        let drive = BaseUrl::parse("https://drive-c.kommo.com").unwrap();
+        let errors = [
+            BaseUrl::parse("http://secret@drive-c.kommo.com").unwrap_err(),
+            BaseUrl::parse("https://user:secret@drive-c.kommo.com").unwrap_err(),
+            BaseUrl::parse("https://secret:pw@evil.example").unwrap_err(),
+            BaseUrl::parse("http://drive-c.kommo.com?key=secret").unwrap_err(),
+            BaseUrl::parse("http://drive-c.kommo.com/x?key=secret").unwrap_err(),
+            BaseUrl::parse("secret").unwrap_err(),
+            BaseUrl::parse("https://bad host secret").unwrap_err(),
+            drive
+                .check("https://user:secret@evil.example/upload/secret?sig=secret")
+                .unwrap_err(),
+            drive
+                .check("http://drive-c.kommo.com/upload/secret")
+                .unwrap_err(),
+            UrlError::Invalid("http://secret@h#secret".into()),
+            UrlError::InsecureScheme("http://secret@h".into()),
+        ];
+        for error in errors {
+            let display = error.to_string();
+            let debug = format!("{error:?}");
+            assert!(!display.contains("secret"), "{display}");
+            assert!(!debug.contains("secret"), "{debug}");
+        }
+        // What is not secret still says what was wrong.
+        let error = BaseUrl::parse("http://secret@drive-c.kommo.com").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "not an absolute http(s) URL such as https://example.kommo.com: \"http://…@drive-c.kommo.com\""
+        );
+        let error = BaseUrl::parse("http://drive-c.kommo.com").unwrap_err();
+        assert!(
+            error.to_string().contains("\"http://drive-c.kommo.com\""),
+            "{error}"
+        );
     }
 
     #[test]

@@ -2,9 +2,10 @@
 
 use std::fmt;
 
-/// A token that cannot travel in an HTTP header (control characters, newlines).
+/// A token that is empty or holds anything but visible ASCII (a space, a control character, a
+/// letter such as `ö`): no token Kommo issues does, and an HTTP stack would refuse or mangle it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the access token contains characters that cannot be sent in an HTTP header")]
+#[error("the access token is empty or holds characters other than visible ASCII (spaces, control characters, non-ASCII letters)")]
 #[non_exhaustive]
 pub struct InvalidToken;
 
@@ -15,6 +16,8 @@ pub struct InvalidToken;
 /// let token = AccessToken::new("secret-value").unwrap();
 /// assert_eq!(format!("{token:?}"), "AccessToken(<redacted>)");
 /// assert!(AccessToken::new("bad\ntoken").is_err());
+/// assert!(AccessToken::new("tök").is_err());
+/// assert!(AccessToken::new("two words").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
@@ -22,10 +25,13 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
-    /// Wraps a token; refuses one that could not be sent as a header.
+    /// Wraps a token (surrounding whitespace is dropped); refuses an empty one, or one with
+    /// anything but visible ASCII (`!` to `~`): a space, a control character, a non-ASCII
+    /// letter. `http` would accept bytes above 127 in a header, but HTTP stacks refuse them
+    /// when sending, which would surface as a network failure instead of this error.
     pub fn new(token: impl AsRef<str>) -> Result<Self, InvalidToken> {
         let token = token.as_ref().trim();
-        if token.is_empty() {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(InvalidToken);
         }
         let mut header =
@@ -44,5 +50,36 @@ impl AccessToken {
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_visible_ascii_tokens() {
+        for good in [
+            "t",
+            "abc.DEF-123_~!",
+            "  padded\n",
+            "eyJ0eXAiOiJKV1Qi.eyJhdWQi.sig=",
+        ] {
+            assert!(AccessToken::new(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            "  ",
+            "tök",
+            "токен",
+            "a b",
+            "a\tb",
+            "a\nb",
+            "a\u{7f}b",
+            "a\u{0}b",
+            "€",
+        ] {
+            assert_eq!(AccessToken::new(bad), Err(InvalidToken), "{bad:?}");
+        }
     }
 }

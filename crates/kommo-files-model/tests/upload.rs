@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use kommo_files_model::retry::RetryPolicy;
 use kommo_files_model::upload::{
-    Checkpoint, ModifiedTime, PrefixHash, ProtocolViolation, SendFailureKind, SessionLostPolicy,
-    SourceChange, SourceInfo, UploadConfig, UploadError, UploadEvent, UploadMachine, UploadRequest,
+    Checkpoint, CheckpointError, ModifiedTime, PrefixHash, ProtocolViolation, SendFailureKind,
+    SessionLostPolicy, SourceChange, SourceInfo, UploadConfig, UploadError, UploadEvent,
+    UploadMachine, UploadRequest,
 };
 use proptest::prelude::*;
 use upload_sim::{drive, t0, FakeDrive, Fault, RetryMode, Sim, T0};
@@ -502,8 +503,15 @@ fn restarts_are_bounded() {
 
 #[test]
 fn unusable_part_sizes_are_refused_before_any_part() {
-    for max_part_size in [0, 1 << 40, u64::MAX] {
-        let mut sim = Sim::new(10, FakeDrive::new(max_part_size), UploadConfig::default());
+    // 0, beyond the buffer limit, and below the 1 KiB minimum for a file larger than a part.
+    for (size, max_part_size) in [
+        (10, 0),
+        (10, 1 << 40),
+        (10, u64::MAX),
+        (2000, 1),
+        (2000, 1023),
+    ] {
+        let mut sim = Sim::new(size, FakeDrive::new(max_part_size), UploadConfig::default());
         let error = sim.run().unwrap_err();
         assert!(
             matches!(error, UploadError::UnusablePartSize { .. }),
@@ -511,6 +519,16 @@ fn unusable_part_sizes_are_refused_before_any_part() {
         );
         assert_eq!(sim.server.requests, 1, "only the session request");
         assert!(sim.reads.is_empty(), "nothing read");
+    }
+}
+
+/// Small parts are fine when the whole file fits in one: nothing to multiply.
+#[test]
+fn a_part_size_below_the_minimum_is_fine_for_a_file_that_fits_in_one_part() {
+    for (size, max_part_size) in [(0, 1), (10, 10), (10, 16), (1000, 1000)] {
+        let mut sim = Sim::new(size, FakeDrive::new(max_part_size), UploadConfig::default());
+        assert_eq!(sim.run().unwrap().size, size as u64);
+        assert_stored(&sim);
     }
 }
 
@@ -869,6 +887,91 @@ fn damaged_checkpoints_are_refused_with_a_path() {
     assert!(Checkpoint::from_json(br#"{"format":"other","version":1}"#).is_err());
 }
 
+/// A damaged checkpoint is refused by the rules a fresh session's answer meets, whether it is
+/// read ([`Checkpoint::from_json`]) or resumed ([`UploadMachine::resume`]): never followed to a
+/// foreign host, never in parts of 0 or 1 byte, never beyond the buffer limit.
+#[test]
+fn damaged_checkpoints_are_refused_like_a_session_answer() {
+    let mut sim = Sim::new(
+        3 * PART as usize,
+        FakeDrive::new(PART),
+        UploadConfig::default(),
+    );
+    assert!(sim.run_until(2).is_none());
+    let good: serde_json::Value =
+        serde_json::from_slice(&sim.checkpoints().pop().unwrap().to_json()).unwrap();
+    let damaged = |field: &str, value: serde_json::Value| {
+        let mut json = good.clone();
+        json[field] = value;
+        json.to_string()
+    };
+    // Refused on reading, whatever the configuration.
+    for (json, path) in [
+        (
+            damaged("next_url", "https://evil.example/upload/t".into()),
+            "next_url",
+        ),
+        (damaged("next_url", "garbage".into()), "next_url"),
+        (
+            damaged("next_url", "http://drive-c.kommo.com/upload/t".into()),
+            "next_url",
+        ),
+        (damaged("max_part_size", 0.into()), "max_part_size"),
+        (damaged("max_file_size", 10.into()), "max_file_size"),
+        (damaged("offset", (PART + 1).into()), "offset"),
+        (damaged("offset", (10 * PART).into()), "offset"),
+    ] {
+        match Checkpoint::from_json(json.as_bytes()) {
+            Err(CheckpointError::Invalid { path: found, .. }) => assert_eq!(found, path, "{json}"),
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+    // Readable, but not with the upload's configuration: refused on resume.
+    let above_the_cap = {
+        let mut json = good.clone();
+        json["max_part_size"] = (1u64 << 40).into();
+        json["offset"] = 0.into();
+        json.to_string()
+    };
+    for (json, max_part_size) in [
+        (damaged("max_part_size", 1.into()), 1),
+        (damaged("max_part_size", 512.into()), 512),
+        (above_the_cap, 1 << 40),
+    ] {
+        let checkpoint = Checkpoint::from_json(json.as_bytes()).unwrap();
+        let resumed = UploadMachine::resume(
+            drive(),
+            checkpoint,
+            SourceInfo::of_size(3 * PART),
+            UploadConfig::default(),
+            t0() + Duration::from_secs(60),
+            1,
+        );
+        match resumed {
+            Err(UploadError::UnusablePartSize {
+                max_part_size: found,
+                ..
+            }) => {
+                assert_eq!(found, max_part_size)
+            }
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+    // The undamaged one still resumes.
+    let checkpoint = Checkpoint::from_json(good.to_string().as_bytes()).unwrap();
+    let source = SourceInfo::of_size(3 * PART);
+    let soon = t0() + Duration::from_secs(60);
+    assert!(UploadMachine::resume(
+        drive(),
+        checkpoint,
+        source,
+        UploadConfig::default(),
+        soon,
+        1
+    )
+    .is_ok());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -876,7 +979,9 @@ proptest! {
     /// `ceil(size / part) + 1` (a 0-byte file counts one empty part).
     #[test]
     fn parts_tile_the_file(size in prop_oneof![0u64..5000, (1u64..6).prop_map(|k| k * 512)], part in 1u64..1100) {
-        let mut sim = Sim::new(size as usize, FakeDrive::new(part), UploadConfig::default());
+        // Tiny parts are the point here: allowed below the default minimum.
+        let config = UploadConfig::default().min_part_size(1);
+        let mut sim = Sim::new(size as usize, FakeDrive::new(part), config);
         let file = sim.run().unwrap();
         prop_assert_eq!(file.size, size);
         prop_assert_eq!(sim.server.completed.as_ref().unwrap(), &sim.source);
@@ -907,7 +1012,8 @@ proptest! {
             };
             server = server.fault(n, fault);
         }
-        let mut sim = Sim::new(size as usize, server, UploadConfig::default());
+        let config = UploadConfig::default().min_part_size(512);
+        let mut sim = Sim::new(size as usize, server, config);
         if sim.run().is_ok() {
             prop_assert_eq!(sim.server.completed.as_ref().unwrap(), &sim.source);
             assert_progress_sane(&sim);

@@ -115,8 +115,12 @@ pub enum Error {
     /// The built-in HTTP client could not be set up (TLS roots, resolver).
     #[error("setting up the HTTP client failed")]
     Client(#[source] TransportError),
-    /// The token is empty or cannot be sent in a header.
-    #[error("the access token is empty or contains characters a header cannot carry")]
+    /// The token is empty or holds anything but visible ASCII (a space, a control character, a
+    /// non-ASCII letter): it is refused when the configuration is made, before any request.
+    #[error(
+        "the access token is empty or holds characters other than visible ASCII (spaces, \
+         control characters, non-ASCII letters)"
+    )]
     InvalidToken,
     /// A bug in kommo-files: a state its machines should never reach. Please report it.
     #[error("internal error in kommo-files (a bug, please report it): {0}")]

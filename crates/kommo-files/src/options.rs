@@ -162,7 +162,8 @@ impl UploadOptions {
     /// Keep the latest checkpoint in this file: replaced atomically when the session opens and
     /// after every part, removed when the upload completes. Running the same upload again with
     /// the same file continues it (see [`UploadOptions::resume`]); [`crate::load_checkpoint`]
-    /// reads it.
+    /// reads it. A directory at `path` fails the upload with [`Error::Io`] naming it, before
+    /// any request (the checkpoint could not be kept; nothing is removed).
     pub fn checkpoint_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.checkpoint_file = Some(path.into());
         self
@@ -236,6 +237,21 @@ impl UploadOptions {
                 "the checkpoint {} cannot be read: {error}",
                 path.display()
             )),
+        }
+    }
+
+    /// Fails before anything is sent when the checkpoint file cannot be a file: a directory
+    /// stands at its path. Nothing is removed (it may hold anything); the error names the path.
+    pub(crate) fn check_checkpoint_file(&self) -> Result<(), Error> {
+        match &self.checkpoint_file {
+            Some(path) if path.is_dir() => Err(Error::io(
+                format!(
+                    "the checkpoint file {} is a directory: remove it or choose another path",
+                    path.display()
+                ),
+                std::io::ErrorKind::IsADirectory.into(),
+            )),
+            _ => Ok(()),
         }
     }
 

@@ -52,10 +52,12 @@ fn fake_drive(log: Arc<Mutex<Vec<String>>>) -> Client {
         },
         |_duration: Duration| async {},
     );
+    // 4-byte parts: allowed below the default 1 KiB minimum.
     let config = ClientConfig::for_url("https://example.kommo.com", "token")
         .unwrap()
         .drive_url(DRIVE)
         .unwrap()
+        .upload(kommo_files::model::upload::UploadConfig::default().min_part_size(1))
         .requests_per_second(None);
     Client::with_transport(config, transport)
 }

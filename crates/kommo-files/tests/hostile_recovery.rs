@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use kommo_files::blocking::Client;
-use kommo_files::model::upload::UploadError;
+use kommo_files::model::upload::{UploadConfig, UploadError};
 use kommo_files::transport::{fn_transport, Request};
 use kommo_files::{ClientConfig, Error, UploadOptions};
 
@@ -64,10 +64,12 @@ fn hostile_drive(
             _ => answer(404, "{}".to_owned()),
         })
     });
+    // The fake drive answers with 4-byte parts: allowed below the default 1 KiB minimum.
     let config = ClientConfig::for_url("https://example.kommo.com", "token")
         .unwrap()
         .drive_url(DRIVE)
         .unwrap()
+        .upload(UploadConfig::default().min_part_size(1))
         .requests_per_second(None);
     (Client::with_transport(config, transport), seen)
 }

@@ -140,10 +140,12 @@ fn a_failed_upload_never_shows_its_session_token() {
             response(400, &[], r#"{"title":"Bad Request","status":400}"#)
         })
     });
+    // 4-byte parts: allowed below the default 1 KiB minimum.
     let config = ClientConfig::for_url("https://example.kommo.com", TOKEN)
         .unwrap()
         .drive_url(DRIVE)
-        .unwrap();
+        .unwrap()
+        .upload(kommo_files::model::upload::UploadConfig::default().min_part_size(1));
     let client = Client::with_transport(config, transport);
     let options = kommo_files::UploadOptions::new().on_checkpoint(|_| {});
     let error = client

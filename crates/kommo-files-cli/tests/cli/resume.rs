@@ -433,3 +433,111 @@ fn a_killed_last_part_never_adopts_an_older_namesake() {
         .count();
     assert_eq!(copies, 1, "stored once: {}", output.stderr);
 }
+
+/// A checkpoint damaged on disk (a foreign or garbage `next_url`, a part size of 0, of 1 byte,
+/// or above the cap, a wrong prefix hash) is refused like a bad session answer: the same command
+/// says so and starts over, without `--no-resume`.
+#[test]
+fn a_damaged_checkpoint_starts_over_without_no_resume() {
+    let env = TestEnv::new();
+    let cases: [(&str, serde_json::Value); 6] = [
+        ("next_url", "https://evil.example/upload/t".into()),
+        ("next_url", "garbage".into()),
+        ("max_part_size", 0.into()),
+        ("max_part_size", 1.into()),
+        ("max_part_size", (1u64 << 40).into()),
+        ("prefix_sha256", "00".into()),
+    ];
+    for (i, (field, value)) in cases.into_iter().enumerate() {
+        let path = env.file(&format!("damaged-{i}.bin"), SIZE, 20 + i as u8);
+        upload_and_kill(&env, &path);
+        let saved = checkpoints(&env.state_dir());
+        assert_eq!(saved.len(), 1, "{saved:?}");
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&saved[0]).unwrap()).unwrap();
+        match field {
+            "prefix_sha256" => json["source"][field] = value.clone(),
+            _ => json[field] = value.clone(),
+        }
+        std::fs::write(&saved[0], json.to_string()).unwrap();
+
+        let output = env.ok(&["upload", arg(&path)]);
+        assert!(
+            output.stdout.starts_with("uploaded "),
+            "{field}={value}: {}",
+            output.stdout
+        );
+        assert!(
+            output.stderr.contains("cannot continue the earlier upload"),
+            "{field}={value}: {}",
+            output.stderr
+        );
+        let uuid = uploaded_uuid(&output.stdout, &format!("damaged-{i}.bin"));
+        assert_eq!(env.stored_sha(&uuid), sha256_file(&path), "{field}={value}");
+        assert!(batches(&env.state_dir()).is_empty(), "{field}={value}");
+    }
+}
+
+/// A directory where the checkpoint file goes: the upload cannot keep its checkpoint, so it
+/// fails before any request, naming the path (nothing is removed); once it is gone, the same
+/// command uploads the file.
+#[test]
+fn a_directory_at_the_checkpoint_path_fails_clearly() {
+    let env = TestEnv::new();
+    let path = env.file("blocked.bin", SIZE, 40);
+    upload_and_kill(&env, &path);
+    let saved = checkpoints(&env.state_dir()).remove(0);
+    std::fs::remove_file(&saved).unwrap();
+    std::fs::create_dir(&saved).unwrap();
+    let sessions = env.sessions();
+
+    let output = env.cli().run(&["upload", arg(&path)]).expect_code(1);
+    assert!(
+        output.stderr.contains(&saved.display().to_string())
+            && output.stderr.contains("is a directory"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(env.sessions(), sessions, "no session opened");
+    assert!(saved.is_dir(), "nothing removed");
+
+    std::fs::remove_dir(&saved).unwrap();
+    let output = env.ok(&["upload", arg(&path)]);
+    let uuid = uploaded_uuid(&output.stdout, "blocked.bin");
+    assert_eq!(env.stored_sha(&uuid), sha256_file(&path));
+}
+
+/// A file rewritten in place (same size, new modification time) while it is being uploaded:
+/// the upload stops before its next part, exit 1 with a clear message, and nothing is stored.
+#[test]
+fn a_file_changed_during_the_upload_fails_and_stores_nothing() {
+    let env = TestEnv::new();
+    let path = env.file("moving.bin", SIZE, 50);
+    env.emulator.add_fault(
+        Fault::new(FaultAction::Delay { millis: 1_500 })
+            .method("POST")
+            .path("*/upload/*")
+            .nth(2),
+    );
+    let running = env.cli().spawn(&["upload", arg(&path)]);
+    wait_until("part 2 is held", || env.emulator.faults()[0].fired == 1);
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    std::fs::write(&path, crate::support::pattern(SIZE, 51)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(modified + std::time::Duration::from_secs(60))
+        .unwrap();
+
+    let output = running.wait();
+    assert_eq!(output.code, 1, "{}\n{}", output.stdout, output.stderr);
+    for line in [
+        "the source changed: it was modified while it was being uploaded",
+        "hint: the file changed while it was being uploaded, so nothing was stored",
+    ] {
+        assert!(output.stderr.contains(line), "{line}: {}", output.stderr);
+    }
+    assert!(env.emulator.files().is_empty(), "a file was stored");
+    assert_eq!(env.part_requests().len(), 2, "parts 1 and 2 only");
+}

@@ -5,7 +5,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::SourceFingerprint;
+use super::machine::check_session_terms;
+use super::{SourceFingerprint, UploadConfig, UploadError};
 use crate::wire::NewSession;
 use crate::{redact_url, BaseUrl};
 
@@ -134,8 +135,85 @@ impl Checkpoint {
             });
         }
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        serde_path_to_error::deserialize(&mut deserializer)
-            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))
+        let checkpoint: Self = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+        // Whatever the configuration: what it allows is checked again on resume.
+        let any_part_size = UploadConfig {
+            min_part_size: 1,
+            part_size_limit: u64::MAX,
+            ..UploadConfig::default()
+        };
+        match checkpoint.validate(&any_part_size) {
+            Ok(_) => Ok(checkpoint),
+            Err(UploadError::Checkpoint(error)) => Err(error),
+            Err(error) => {
+                let path = match error {
+                    UploadError::UnusablePartSize { .. } => "max_part_size",
+                    UploadError::FileTooLarge { .. } => "max_file_size",
+                    _ => "next_url",
+                };
+                Err(invalid(path.to_owned(), error.to_string()))
+            }
+        }
+    }
+
+    /// Checks the session this checkpoint describes with the rules a fresh session's answer
+    /// meets (the same function): `next_url` on `drive_url`, a `max_part_size` that `config`
+    /// accepts, the file within `max_file_size`; and the checkpoint's own consistency: the
+    /// session's file size is the source's, `offset` is a whole number of parts within it.
+    /// Returns the part size.
+    ///
+    /// [`Checkpoint::from_json`] checks this with any part size from 1 byte up;
+    /// [`UploadMachine::resume`](super::UploadMachine::resume) with the upload's
+    /// configuration.
+    ///
+    /// ```
+    /// use kommo_files_model::upload::{Checkpoint, UploadConfig, UploadError};
+    /// # let json = r#"{"format":"kommo-files/upload-checkpoint","version":1,
+    /// #   "drive_url":"https://drive-c.kommo.com","session":{"file_name":"a.bin","file_size":4096},
+    /// #   "session_id":1,"next_url":"https://drive-c.kommo.com/upload/t","offset":0,
+    /// #   "max_part_size":1,"max_file_size":9999,"session_opened_at":1000,"session_expires_at":87400,
+    /// #   "source":{"size":4096,"modified":null,"prefix_sha256":""}}"#;
+    /// // A checkpoint asking for 1-byte parts of a 4 KiB file.
+    /// let checkpoint = Checkpoint::from_json(json.as_bytes())?;
+    /// assert!(matches!(
+    ///     checkpoint.validate(&UploadConfig::default()),
+    ///     Err(UploadError::UnusablePartSize { max_part_size: 1, .. })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn validate(&self, config: &UploadConfig) -> Result<u64, UploadError> {
+        let inconsistent = |path: &str, message: String| {
+            UploadError::Checkpoint(CheckpointError::Invalid {
+                path: path.to_owned(),
+                message,
+            })
+        };
+        let size = self.source.size;
+        if self.session.file_size != size {
+            return Err(inconsistent(
+                "session.file_size",
+                format!("{} bytes, the source has {size}", self.session.file_size),
+            ));
+        }
+        let max_part_size = check_session_terms(
+            &self.drive_url,
+            &self.next_url,
+            self.max_part_size,
+            self.max_file_size,
+            size,
+            config,
+        )?;
+        if self.offset > size || (self.offset % max_part_size != 0 && self.offset != size) {
+            return Err(inconsistent(
+                "offset",
+                format!(
+                    "{} is not a whole number of {max_part_size}-byte parts of the {size} bytes",
+                    self.offset
+                ),
+            ));
+        }
+        Ok(max_part_size)
     }
 }
 

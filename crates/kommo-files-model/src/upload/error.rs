@@ -103,13 +103,18 @@ pub enum UploadError {
         /// `max_file_size`.
         max: u64,
     },
-    /// The server's `max_part_size` is 0 or absurdly large.
+    /// The `max_part_size` of a session (or a checkpoint) is 0, absurdly large, or so small
+    /// that the upload would take a request per few bytes.
     #[error(
-        "the server's max_part_size of {max_part_size} bytes is not usable (accepted: 1..={limit})"
+        "a max_part_size of {max_part_size} bytes is not usable (accepted: {min}..={limit}, or \
+         less when the whole file fits in one part)"
     )]
     UnusablePartSize {
-        /// What the server said.
+        /// What the server (or the checkpoint) said.
         max_part_size: u64,
+        /// The smallest part accepted for a file larger than it
+        /// ([`UploadConfig::min_part_size`](super::UploadConfig::min_part_size)).
+        min: u64,
         /// The largest part this client buffers.
         limit: u64,
     },

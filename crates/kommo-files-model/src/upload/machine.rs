@@ -20,6 +20,14 @@ use crate::ApiError;
 /// How long the server keeps an upload session.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The smallest `max_part_size` accepted by default ([`UploadConfig::min_part_size`]): 1 KiB.
+///
+/// Kommo's drive hosts announce 512 KiB parts (the emulator's default too). A session or a
+/// checkpoint asking for parts below this is refused unless the whole file fits in one such
+/// part: a damaged checkpoint or a hostile server must not turn an upload into one request per
+/// byte (at 7 requests a second, a 1 GB file would take years).
+pub const MIN_PART_SIZE: u64 = 1024;
+
 /// What to do when a part answers 404 (the session expired or the server forgot it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +52,10 @@ pub struct UploadConfig {
     pub on_session_lost: SessionLostPolicy,
     /// The largest `max_part_size` we accept to buffer; a server asking more is refused.
     pub part_size_limit: u64,
+    /// The smallest `max_part_size` accepted (default [`MIN_PART_SIZE`]) for a file that does
+    /// not fit in one part; a session or checkpoint asking for smaller parts is refused.
+    #[serde(default = "default_min_part_size")]
+    pub min_part_size: u64,
     /// A checkpoint whose session expires within this margin is treated as expired.
     pub expiry_margin: Duration,
 }
@@ -54,6 +66,7 @@ impl Default for UploadConfig {
             retry: RetryPolicy::default(),
             on_session_lost: SessionLostPolicy::Restart { max_restarts: 2 },
             part_size_limit: 64 * 1024 * 1024,
+            min_part_size: MIN_PART_SIZE,
             expiry_margin: Duration::from_secs(60),
         }
     }
@@ -71,6 +84,17 @@ impl UploadConfig {
         self.on_session_lost = policy;
         self
     }
+
+    /// The configuration with this smallest accepted `max_part_size` (see
+    /// [`UploadConfig::min_part_size`]; 1 accepts any, as a test server with tiny parts needs).
+    pub fn min_part_size(mut self, bytes: u64) -> Self {
+        self.min_part_size = bytes;
+        self
+    }
+}
+
+fn default_min_part_size() -> u64 {
+    MIN_PART_SIZE
 }
 
 /// What the driver must do next.
@@ -248,8 +272,8 @@ pub enum UploadRequest {
     },
 }
 
-/// The session being uploaded into.
-#[derive(Debug, Clone)]
+/// The session being uploaded into. `Debug` redacts `url` (the signed upload token).
+#[derive(Clone)]
 struct Session {
     id: i64,
     /// Where the next part goes.
@@ -258,6 +282,19 @@ struct Session {
     max_file_size: u64,
     opened_at: u64,
     expires_at: u64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("url", &crate::redact_url(&self.url))
+            .field("max_part_size", &self.max_part_size)
+            .field("max_file_size", &self.max_file_size)
+            .field("opened_at", &self.opened_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// A request in flight.
@@ -304,7 +341,7 @@ struct Verification {
 ///     drive,
 ///     NewSession::new("hello.txt", data.len() as u64),
 ///     SourceInfo::of_size(data.len() as u64),
-///     UploadConfig::default(),
+///     UploadConfig::default().min_part_size(1), // the fake server below uses 4-byte parts
 ///     42, // jitter seed
 /// );
 /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -437,7 +474,10 @@ impl UploadMachine {
     /// Continues the upload of `checkpoint` in this process.
     ///
     /// Refused when the session has expired (or will within the configured margin), when the
-    /// drive host differs, or when the source's size or modification time changed. The
+    /// drive host differs, when the source's size or modification time changed, or when the
+    /// checkpoint fails [`Checkpoint::validate`] under `config` (the rules of a fresh session's
+    /// answer: a foreign `next_url`, a part size of 0, above the limit or below
+    /// [`UploadConfig::min_part_size`], an offset that is not a whole number of parts). The
     /// acknowledged prefix is then re-read and hashed (as [`Action::Read`]s) before any part is
     /// sent; different bytes stop the upload with [`UploadError::SourceChanged`].
     pub fn resume(
@@ -468,17 +508,13 @@ impl UploadMachine {
                 checkpoint.drive_url, drive.base
             )));
         }
-        drive
-            .base
-            .check(&checkpoint.next_url)
-            .map_err(UploadError::ForeignUrl)?;
         if checkpoint.is_expired(now, config.expiry_margin) {
             return Err(UploadError::SessionExpired {
                 expired_at: checkpoint.session_expires_at,
             });
         }
         let fingerprint = &checkpoint.source;
-        if fingerprint.size != source.size || checkpoint.session.file_size != source.size {
+        if fingerprint.size != source.size {
             return Err(UploadError::SourceChanged(SourceChange::Size {
                 was: fingerprint.size,
                 now: source.size,
@@ -487,13 +523,8 @@ impl UploadMachine {
         if fingerprint.modified.is_some() && fingerprint.modified != source.modified {
             return Err(UploadError::SourceChanged(SourceChange::Modified));
         }
-        if checkpoint.offset > source.size {
-            return Err(mismatch(format!(
-                "offset {} beyond the source",
-                checkpoint.offset
-            )));
-        }
-        let max_part_size = check_part_size(checkpoint.max_part_size, &config)?;
+        // The same rules as a fresh session's answer, and the checkpoint's own consistency.
+        let max_part_size = checkpoint.validate(&config)?;
         let mut machine = Self::new(drive, checkpoint.session, source, config, jitter_seed);
         machine.session = Some(Session {
             id: checkpoint.session_id,
@@ -660,6 +691,34 @@ impl UploadMachine {
             return;
         }
         self.part = Some(bytes);
+    }
+
+    /// Instead of [`UploadMachine::handle_read`]: the driver found, after an [`Action::Read`],
+    /// that the source is no longer the one the upload started with (another size, another
+    /// modification time; the model cannot look itself). The upload stops with
+    /// [`UploadError::SourceChanged`] before the part is sent, so the server never completes a
+    /// file mixing two versions; [`UploadMachine::checkpoint`] stays what the server has.
+    ///
+    /// ```
+    /// use kommo_files_model::upload::{Action, SourceChange, SourceInfo, UploadConfig, UploadError, UploadMachine};
+    /// use kommo_files_model::{endpoint::DriveHost, wire::NewSession, AccessToken, BaseUrl};
+    /// use std::time::UNIX_EPOCH;
+    ///
+    /// let drive = DriveHost::new(BaseUrl::parse("https://drive-c.kommo.com")?, AccessToken::new("t")?);
+    /// let mut machine = UploadMachine::new(
+    ///     drive, NewSession::new("a.txt", 3), SourceInfo::of_size(3), UploadConfig::default(), 1,
+    /// );
+    /// machine.handle_source_changed(SourceChange::ModifiedDuringUpload);
+    /// assert!(matches!(
+    ///     machine.poll_action(UNIX_EPOCH),
+    ///     Action::Failed(UploadError::SourceChanged(SourceChange::ModifiedDuringUpload))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handle_source_changed(&mut self, change: SourceChange) {
+        if self.outcome.is_none() {
+            self.fail(UploadError::SourceChanged(change));
+        }
     }
 
     /// The outcome of the last [`Action::Send`]: a response (any status) or a transport failure.
@@ -833,17 +892,14 @@ impl UploadMachine {
 
     /// Validates a new session before a single byte goes out.
     fn open(&mut self, session: UploadSession, now: SystemTime) -> Result<(), UploadError> {
-        let max_part_size = check_part_size(session.max_part_size, &self.config)?;
-        if self.source.size > session.max_file_size {
-            return Err(UploadError::FileTooLarge {
-                size: self.source.size,
-                max: session.max_file_size,
-            });
-        }
-        self.drive
-            .base
-            .check(&session.upload_url)
-            .map_err(UploadError::ForeignUrl)?;
+        let max_part_size = check_session_terms(
+            &self.drive.base,
+            &session.upload_url,
+            session.max_part_size,
+            session.max_file_size,
+            self.source.size,
+            &self.config,
+        )?;
         let opened_at = unix_seconds(now);
         let expires_at = opened_at + SESSION_LIFETIME.as_secs();
         self.events.push_back(UploadEvent::SessionOpened {
@@ -1062,13 +1118,34 @@ impl UploadMachine {
     }
 }
 
-fn check_part_size(max_part_size: u64, config: &UploadConfig) -> Result<u64, UploadError> {
-    if max_part_size == 0 || max_part_size > config.part_size_limit {
+/// The one set of rules for the terms of a session, whether the server's answer gives them
+/// ([`UploadMachine`] opening a session) or a checkpoint keeps them ([`Checkpoint::validate`],
+/// [`UploadMachine::resume`]): the URL of the next part is on the drive host, the part size is
+/// usable (see [`UploadConfig::min_part_size`] and [`UploadConfig::part_size_limit`]) and a
+/// file of `size` bytes is allowed. Returns the part size.
+pub(crate) fn check_session_terms(
+    drive: &crate::BaseUrl,
+    url: &str,
+    max_part_size: u64,
+    max_file_size: u64,
+    size: u64,
+    config: &UploadConfig,
+) -> Result<u64, UploadError> {
+    let too_small = max_part_size < config.min_part_size && max_part_size < size;
+    if max_part_size == 0 || max_part_size > config.part_size_limit || too_small {
         return Err(UploadError::UnusablePartSize {
             max_part_size,
+            min: config.min_part_size,
             limit: config.part_size_limit,
         });
     }
+    if size > max_file_size {
+        return Err(UploadError::FileTooLarge {
+            size,
+            max: max_file_size,
+        });
+    }
+    drive.check(url).map_err(UploadError::ForeignUrl)?;
     Ok(max_part_size)
 }
 

@@ -84,6 +84,10 @@ pub enum SourceChange {
     /// Another modification time.
     #[error("it was modified after the checkpoint was taken")]
     Modified,
+    /// The source was modified while it was being uploaded: its modification time is not the
+    /// one it had when the upload started (a file rewritten in place, same size or not).
+    #[error("it was modified while it was being uploaded")]
+    ModifiedDuringUpload,
     /// The bytes already uploaded are not the same any more.
     #[error("the first {offset} bytes are not the ones already uploaded")]
     Content {

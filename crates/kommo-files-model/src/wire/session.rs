@@ -56,8 +56,9 @@ impl NewSession {
     }
 }
 
-/// The answer to `POST /v1.0/sessions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer to `POST /v1.0/sessions`. `Debug` shows `upload_url` redacted (see
+/// [`crate::redact_url`]): it carries the session's signed upload token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct UploadSession {
     /// Session id.
@@ -70,8 +71,9 @@ pub struct UploadSession {
     pub max_part_size: u64,
 }
 
-/// The answer to a non-final part: where the next part goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The answer to a non-final part: where the next part goes. `Debug` shows `next_url`
+/// redacted, as [`UploadSession`] does.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NextPart {
     /// Session id (RU examples show a different number than the session's; not relied upon).
@@ -79,4 +81,24 @@ pub struct NextPart {
     pub session_id: Option<i64>,
     /// Where the next part goes.
     pub next_url: String,
+}
+
+impl std::fmt::Debug for UploadSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadSession")
+            .field("session_id", &self.session_id)
+            .field("upload_url", &crate::redact_url(&self.upload_url))
+            .field("max_file_size", &self.max_file_size)
+            .field("max_part_size", &self.max_part_size)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NextPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NextPart")
+            .field("session_id", &self.session_id)
+            .field("next_url", &crate::redact_url(&self.next_url))
+            .finish()
+    }
 }

@@ -2,7 +2,7 @@
 //! (read once, in order).
 
 use bytes::Bytes;
-use kommo_files_model::upload::PrefixHash;
+use kommo_files_model::upload::{ModifiedTime, PrefixHash, SourceChange, SourceInfo};
 
 use super::io::*;
 use super::{flavour, fs, UploadRead};
@@ -14,6 +14,14 @@ const HASH_CHUNK: u64 = 8 * 1024 * 1024;
 #[flavour(AFIT)]
 pub(super) trait PartSource: Send {
     async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<Bytes>;
+
+    /// How the source differs from what it was when the upload started, if it does: checked
+    /// after every read, before the bytes go to the machine, so a file rewritten or grown
+    /// during the upload stops it before its next part (the last one included) is sent. Bytes
+    /// in memory and readers cannot change under us.
+    async fn changed(&mut self) -> std::io::Result<Option<SourceChange>> {
+        Ok(None)
+    }
 
     /// Whether the source can be read again from byte 0 (a restarted upload needs it).
     fn can_restart(&self) -> bool {
@@ -50,13 +58,17 @@ pub(super) struct FileSource {
     /// Where the next read starts without a seek (an async seek is a trip to tokio's blocking
     /// pool, paid for every part if made each time); `None` when unknown.
     position: Option<u64>,
+    /// Size and modification time when the upload started.
+    opened: SourceInfo,
 }
 
 impl FileSource {
-    pub(super) fn new(file: fs::File) -> Self {
+    /// `file`, whose size and modification time were `opened` when the upload started.
+    pub(super) fn new(file: fs::File, opened: SourceInfo) -> Self {
         Self {
             file,
             position: Some(0),
+            opened,
         }
     }
 }
@@ -97,6 +109,20 @@ impl PartSource for FileSource {
         self.file.read_exact(&mut buffer).await.map(drop)?;
         self.position = Some(offset + len as u64);
         Ok(Bytes::from(buffer))
+    }
+
+    /// Compares the file's metadata now with its metadata at the start (one `fstat` a part).
+    async fn changed(&mut self) -> std::io::Result<Option<SourceChange>> {
+        let metadata = self.file.metadata().await?;
+        let was = self.opened;
+        if metadata.len() != was.size {
+            return Ok(Some(SourceChange::Size {
+                was: was.size,
+                now: metadata.len(),
+            }));
+        }
+        let modified = metadata.modified().ok().map(ModifiedTime::from_system_time);
+        Ok((modified != was.modified).then_some(SourceChange::ModifiedDuringUpload))
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use kommo_files_model::upload::{
-    Action, Checkpoint, SourceInfo, UploadError, UploadEvent, UploadMachine,
+    Action, Checkpoint, SourceChange, SourceInfo, UploadError, UploadEvent, UploadMachine,
 };
 use kommo_files_model::wire::{FileObject, NewSession};
 
@@ -86,7 +86,7 @@ impl Client {
         self.upload(
             &support::file_name(path),
             info,
-            FileSource::new(file),
+            FileSource::new(file, info),
             options,
         )
         .await
@@ -115,7 +115,7 @@ impl Client {
         options: UploadOptions,
     ) -> Result<FileObject, Error> {
         let (file, info) = open_source(path.as_ref()).await?;
-        self.resume(checkpoint, info, FileSource::new(file), options)
+        self.resume(checkpoint, info, FileSource::new(file, info), options)
             .await
     }
 
@@ -168,9 +168,19 @@ impl Client {
         mut source: S,
         mut options: UploadOptions,
     ) -> Result<FileObject, Error> {
+        options.check_checkpoint_file()?;
         let refusal = match options.saved_checkpoint() {
             Ok(Some(checkpoint)) => match self.resumed_machine(checkpoint, info).await? {
-                Ok(machine) => return self.finish(machine, &mut source, &mut options).await,
+                Ok(machine) => match self.finish(machine, &mut source, &mut options).await {
+                    // The prefix the checkpoint vouches for is not the source's (a damaged
+                    // hash, or a file edited without a new modification time): refused like
+                    // any unusable checkpoint, before any part was sent.
+                    Err(Error::Upload {
+                        error: error @ UploadError::SourceChanged(SourceChange::Content { .. }),
+                        ..
+                    }) if source.can_restart() => Some(error.to_string()),
+                    outcome => return outcome,
+                },
                 Err(refusal) => Some(refusal.to_string()),
             },
             Ok(None) => None,
@@ -193,6 +203,7 @@ impl Client {
         mut source: S,
         mut options: UploadOptions,
     ) -> Result<FileObject, Error> {
+        options.check_checkpoint_file()?;
         let kept = Box::new(checkpoint.clone());
         let machine = self
             .resumed_machine(checkpoint, info)
@@ -308,10 +319,15 @@ impl Client {
             }
             match machine.poll_action(SystemTime::now()) {
                 Action::Read { offset, len } => {
-                    let bytes = source.read_part(offset, len).await.map_err(|e| {
-                        Error::io(format!("reading the source at byte {offset}"), e)
-                    })?;
-                    machine.handle_read(bytes, SystemTime::now());
+                    let reading = |e| Error::io(format!("reading the source at byte {offset}"), e);
+                    let read = source.read_part(offset, len).await;
+                    // Checked after the read, so a change made before or during it is seen (a
+                    // file cut short fails the read: that too is a change, not an I/O error).
+                    match (read, source.changed().await.map_err(reading)?) {
+                        (_, Some(change)) => machine.handle_source_changed(change),
+                        (Ok(bytes), None) => machine.handle_read(bytes, SystemTime::now()),
+                        (Err(error), None) => return Err(reading(error)),
+                    }
                 }
                 Action::Send(request) => {
                     let attempt = match machine.sending() {
@@ -328,7 +344,11 @@ impl Client {
                 Action::Wait { until } => self.pause_until(until, Some(&options.cancel)).await,
                 Action::Done(file) => return Ok(*file),
                 Action::Failed(error) => {
-                    let checkpoint = checkpoint_of(machine, source).await;
+                    // A changed source cannot vouch for what the server has: no hash of it.
+                    let checkpoint = match &error {
+                        UploadError::SourceChanged(_) if !machine.hashes_prefix() => None,
+                        _ => checkpoint_of(machine, source).await,
+                    };
                     return Err(Error::upload(error, checkpoint));
                 }
                 other => return Err(Error::internal(format!("upload machine: {other:?}"))),

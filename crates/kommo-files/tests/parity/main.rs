@@ -228,6 +228,12 @@ parity_tests! {
     resume::a_late_checkpoint_is_hashed_from_the_source =>
         blocking_a_late_checkpoint_is_hashed_from_the_source,
         async_a_late_checkpoint_is_hashed_from_the_source;
+    resume::a_source_changed_during_the_upload_is_refused =>
+        blocking_a_source_changed_during_the_upload_is_refused,
+        async_a_source_changed_during_the_upload_is_refused;
+    resume::damaged_checkpoint_files_start_over =>
+        blocking_damaged_checkpoint_files_start_over,
+        async_damaged_checkpoint_files_start_over;
     resume::changed_source_is_refused =>
         blocking_changed_source_is_refused,
         async_changed_source_is_refused;

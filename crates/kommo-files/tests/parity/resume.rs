@@ -208,6 +208,192 @@ macro_rules! scenarios {
                 }
             }
 
+            /// A file changed while it is being uploaded (from the progress callback, once part
+            /// 1 is acknowledged) stops the upload with a typed error before part 2 is sent, so
+            /// the server never completes a file mixing two versions: rewritten in place with
+            /// the same size (a new modification time), grown, cut short. With checkpoints kept,
+            /// the error carries the checkpoint of what the server has; without, the prefix is
+            /// not hashed from the changed file, so there is none.
+            #[$mode]
+            pub(crate) async fn a_source_changed_during_the_upload_is_refused() {
+                let emulator = start(common::emulator()).await;
+                let client = Client::new(common::config(&emulator)).unwrap();
+                let dir = common::TempDir::new();
+                let size = 4 * PART;
+                let path = dir.path().join("moving.bin");
+                let checkpoint_path = dir.path().join("moving.checkpoint.json");
+                let modified = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+                for (how, keep_checkpoints) in [
+                    ("rewrite", false),
+                    ("rewrite", true),
+                    ("append", false),
+                    ("append", true),
+                    ("truncate", true),
+                ] {
+                    let case = format!("{how}, checkpoints kept: {keep_checkpoints}");
+                    std::fs::write(&path, common::data(size, 20)).unwrap();
+                    let file = std::fs::File::options().write(true).open(&path).unwrap();
+                    file.set_modified(modified).unwrap();
+                    drop(file);
+                    emulator.clear_requests();
+                    let target = path.clone();
+                    let mut done = false;
+                    let mut options = UploadOptions::new().on_progress(move |p| {
+                        if p.acknowledged < PART || done {
+                            return;
+                        }
+                        done = true;
+                        use std::io::Write;
+                        let mut file = std::fs::File::options()
+                            .write(true)
+                            .append(how == "append")
+                            .open(&target)
+                            .unwrap();
+                        match how {
+                            "rewrite" => file.write_all(&common::data(size, 21)).unwrap(),
+                            "append" => file.write_all(b"more").unwrap(),
+                            _ => file.set_len(size - PART / 2).unwrap(),
+                        }
+                        file.set_modified(modified + Duration::from_secs(60))
+                            .unwrap();
+                    });
+                    if keep_checkpoints {
+                        options = options.checkpoint_file(&checkpoint_path);
+                    }
+                    let error = client
+                        .upload_path(&path, options)
+                        .await
+                        .expect_err("the source changed");
+                    let expected = match how {
+                        "rewrite" => SourceChange::ModifiedDuringUpload,
+                        "append" => SourceChange::Size {
+                            was: size,
+                            now: size + 4,
+                        },
+                        _ => SourceChange::Size {
+                            was: size,
+                            now: size - PART / 2,
+                        },
+                    };
+                    match &error {
+                        Error::Upload {
+                            error: UploadError::SourceChanged(change),
+                            checkpoint,
+                            ..
+                        } => {
+                            assert_eq!(change, &expected, "{case}");
+                            let offset = checkpoint.as_ref().map(|c| c.offset);
+                            assert_eq!(offset, keep_checkpoints.then_some(PART), "{case}");
+                        }
+                        other => panic!("{case}: {other:?}"),
+                    }
+                    assert!(error.to_string().contains("upload failed"), "{error}");
+                    assert!(
+                        error.chain_message().contains("the source changed"),
+                        "{}",
+                        error.chain_message()
+                    );
+                    assert!(emulator.files().is_empty(), "{case}: a file was stored");
+                    assert_eq!(
+                        common::count(&emulator, common::is_part),
+                        1,
+                        "{case}: only part 1 went out: {}",
+                        common::log(&emulator)
+                    );
+                    let _ = std::fs::remove_file(&checkpoint_path);
+                }
+            }
+
+            /// A damaged checkpoint file is refused by the rules a session's answer meets, said
+            /// with `CheckpointRefused`, and the upload starts over and succeeds: a foreign or
+            /// garbage `next_url`, a part size of 0, of 1 byte, or above the cap. A directory
+            /// at the checkpoint path fails before any request, naming the path.
+            #[$mode]
+            pub(crate) async fn damaged_checkpoint_files_start_over() {
+                let emulator = start(common::emulator()).await;
+                let client = Client::new(common::config(&emulator)).unwrap();
+                let dir = common::TempDir::new();
+                let size = 3 * PART;
+                let source = common::data(size, 30);
+                let path = dir.path().join("doc.bin");
+                std::fs::write(&path, &source).unwrap();
+                let checkpoint_path = dir.path().join("doc.checkpoint.json");
+                let cancel = CancelHandle::new();
+                let stop = cancel.clone();
+                let options = UploadOptions::new()
+                    .cancel_handle(cancel)
+                    .checkpoint_file(&checkpoint_path)
+                    .on_progress(move |p| {
+                        if p.acknowledged >= PART {
+                            stop.cancel();
+                        }
+                    });
+                let error = client.upload_path(&path, options).await;
+                assert!(matches!(error, Err(Error::Cancelled { .. })), "{error:?}");
+                let good: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&checkpoint_path).unwrap()).unwrap();
+                for (field, value) in [
+                    (
+                        "next_url",
+                        serde_json::json!("https://evil.example/upload/x"),
+                    ),
+                    ("next_url", serde_json::json!("garbage")),
+                    ("max_part_size", serde_json::json!(0)),
+                    ("max_part_size", serde_json::json!(1)),
+                    ("max_part_size", serde_json::json!(1u64 << 40)),
+                    ("prefix_sha256", serde_json::json!("00")),
+                ] {
+                    let mut damaged = good.clone();
+                    match field {
+                        "prefix_sha256" => damaged["source"][field] = value.clone(),
+                        _ => damaged[field] = value.clone(),
+                    }
+                    if field == "max_part_size" {
+                        damaged["offset"] = 0.into();
+                    }
+                    std::fs::write(&checkpoint_path, damaged.to_string()).unwrap();
+                    emulator.clear_requests();
+                    let refusals: Arc<Mutex<Vec<String>>> = Arc::default();
+                    let seen = refusals.clone();
+                    let options = UploadOptions::new()
+                        .checkpoint_file(&checkpoint_path)
+                        .on_event(move |event| {
+                            if let kommo_files::model::upload::UploadEvent::CheckpointRefused {
+                                reason,
+                            } = event
+                            {
+                                seen.lock().unwrap().push(reason.clone());
+                            }
+                        });
+                    let outcome = client.upload_path(&path, options).await;
+                    let file = outcome.unwrap_or_else(|e| panic!("{field}={value}: {e:?}"));
+                    common::assert_stored(&emulator, &file.uuid, &source);
+                    let refusals = refusals.lock().unwrap().clone();
+                    assert_eq!(refusals.len(), 1, "{field}={value}: {refusals:?}");
+                    let why = match field {
+                        "prefix_sha256" => "not the ones already uploaded",
+                        _ => field,
+                    };
+                    assert!(refusals[0].contains(why), "{field}={value}: {refusals:?}");
+                    assert_eq!(common::count(&emulator, common::is_part), 3, "{field}");
+                    assert!(!checkpoint_path.exists());
+                }
+
+                std::fs::create_dir(&checkpoint_path).unwrap();
+                emulator.clear_requests();
+                let options = UploadOptions::new().checkpoint_file(&checkpoint_path);
+                let error = client.upload_path(&path, options).await.unwrap_err();
+                assert!(matches!(error, Error::Io { .. }), "{error:?}");
+                let message = error.chain_message();
+                assert!(
+                    message.contains(&checkpoint_path.display().to_string())
+                        && message.contains("is a directory"),
+                    "{message}"
+                );
+                assert_eq!(emulator.requests().len(), 0, "{}", common::log(&emulator));
+                assert!(checkpoint_path.is_dir(), "nothing removed");
+            }
+
             /// A source that changed since the checkpoint is refused before any byte is sent:
             /// one byte changed inside the acknowledged prefix (same size, and for a file the
             /// same modification time), a new modification time, another size. The original
