@@ -195,7 +195,7 @@ impl Totals {
             format!("{} in all, {per_fault} per fault fired", s.resent_bytes),
         );
         row(
-            "SDK: restarts / final part found / not stored",
+            "SDK clients: restarts / last part found / not stored",
             format!(
                 "{} / {} / {}",
                 s.restarts, s.found_final_part, s.final_part_not_stored

@@ -137,6 +137,9 @@ fn run_in(schedule: &Schedule, env: &Env<'_>, dir: &Path) -> Res<Outcome> {
     let mut faults_on = true;
     let mut stored = None;
     let mut run_no = 0u32;
+    // `SOAK_TRACE=1`: the emulator's request log after each run, to replay a schedule by hand.
+    let trace = std::env::var_os("SOAK_TRACE").is_some();
+    let mut logged = 0;
     loop {
         if faults_on && run_no >= schedule.faulty_runs {
             outcome.faults_fired += fired(&emulator);
@@ -214,6 +217,23 @@ fn run_in(schedule: &Schedule, env: &Env<'_>, dir: &Path) -> Res<Outcome> {
         };
         run_no += 1;
         outcome.runs += 1;
+        if trace {
+            eprintln!("  -- run {run_no}: {end:?}");
+            for r in emulator.requests().iter().skip(logged) {
+                let path = r.path.split('?').next().unwrap_or("");
+                let path = if path.len() > 40 { &path[..40] } else { path };
+                eprintln!(
+                    "     {:>3} {:?} {} {path} -> {:?} in {} {}",
+                    r.seq,
+                    r.host,
+                    r.method,
+                    r.status,
+                    r.bytes_in,
+                    r.fault.as_deref().unwrap_or("")
+                );
+            }
+            logged = emulator.requests().len();
+        }
         match end {
             RunEnd::Stored(uuid) => {
                 stored = Some(uuid);
