@@ -3,6 +3,8 @@
 //! - `ci`: everything CI checks, in the order that fails fastest.
 //! - `bench [ARGS]`: builds in release mode and runs `kommo-files-bench`; a full run writes
 //!   `docs/benchmarks.md` (ARGS go to it: `--runs N`, `--quick`, `--only LIST`).
+//! - `soak [N] [--seed S] [--only K] [--release] [...]`: builds `kommo-files-soak` and the CLI
+//!   (debug unless `--release`) and runs N random fault schedules (see `docs/reliability.md`).
 
 mod tidy;
 
@@ -13,9 +15,11 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "ci" => ci(),
         "bench" => bench(std::env::args().skip(2).collect()),
+        "soak" => soak(std::env::args().skip(2).collect()),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | cargo xtask bench [--runs N] [--quick] [--only LIST]"
+                "usage: cargo xtask ci | cargo xtask bench [--runs N] [--quick] [--only LIST] \
+                 | cargo xtask soak [N] [--seed S] [--only K] [--release] [--kill-share F]"
             );
             return ExitCode::from(2);
         }
@@ -56,6 +60,8 @@ fn ci() -> Result<(), String> {
         &["test", "--workspace", "--all-features"],
         &[("CI", "true")],
     )?;
+    // About a minute on two cores: a fixed seed, so a failure here is a regression, not luck.
+    soak(CI_SOAK.iter().map(|a| (*a).to_owned()).collect())?;
     for krate in CRATES {
         cargo(
             &[
@@ -73,6 +79,43 @@ fn ci() -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     Ok(())
+}
+
+/// The soak `ci` runs: 100 schedules (30% through the CLI, 30% of those and of the async
+/// ones killed), debug build.
+const CI_SOAK: &[&str] = &["100", "--seed", "2026"];
+
+/// `kommo-files-soak` with the CLI it drives, built in debug (or `--release`) mode.
+fn soak(mut args: Vec<String>) -> Result<(), String> {
+    let release = args.iter().any(|a| a == "--release");
+    args.retain(|a| a != "--release");
+    let mut build = vec!["build", "-p", "kommo-files-soak", "-p", "kommo-files-cli"];
+    if release {
+        build.push("--release");
+    }
+    cargo(&build, &[])?;
+    let root = tidy::workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), std::path::PathBuf::from)
+        .join(if release { "release" } else { "debug" });
+    let soak = target.join("kommo-files-soak");
+    eprintln!("$ {} {}", soak.display(), args.join(" "));
+    let status = Command::new(&soak)
+        .arg("--cli")
+        .arg(target.join("kommo-files"))
+        .args(&args)
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("{}: {e}", soak.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} {} (a schedule failed: see its seed above)",
+            soak.display(),
+            args.join(" ")
+        ))
+    }
 }
 
 /// Benchmarks are measured on release builds only: the bench itself and the CLI it runs.
