@@ -135,7 +135,7 @@ impl Batch {
     }
 
     /// Forgets the whole batch: it ended well.
-    pub fn remove(self) -> Result<(), Failure> {
+    pub fn remove(&self) -> Result<(), Failure> {
         std::fs::remove_dir_all(&self.directory)
             .map_err(|e| Failure::io(format!("removing {}", self.directory.display()), e))
     }

@@ -182,6 +182,13 @@ pub enum UploadEvent {
     /// After an ambiguous last part, no file was stored: the upload starts again in a new
     /// session, from byte 0. Emitted by the drivers.
     FinalPartNotStored,
+    /// The upload's file is known (stored, or found after an ambiguous last part). Emitted by
+    /// the drivers before they remove the checkpoint file: a caller that records the result
+    /// here, durably, survives a crash at any moment without uploading the file again.
+    Completed {
+        /// The file's UUID.
+        file_uuid: String,
+    },
 }
 
 /// The serialisable state of an [`UploadMachine`] (see [`UploadMachine::state`]): the

@@ -259,10 +259,7 @@ impl Client {
         let mut uploaded_again = 0;
         loop {
             let error = match self.run_upload(&mut machine, source, options).await {
-                Ok(file) => {
-                    options.finished();
-                    return Ok(file);
-                }
+                Ok(file) => return completed(file, options, machine.total()),
                 Err(error) => error,
             };
             let recover = error.is_final_part_unconfirmed() && options.recovers_final_part();
@@ -271,14 +268,11 @@ impl Client {
             }
             match self.recover_final_part(&machine, source, error).await? {
                 Some(file) => {
-                    options.observe(
-                        &UploadEvent::FinalPartFound {
-                            file_uuid: file.uuid.clone(),
-                        },
-                        machine.total(),
-                    )?;
-                    options.finished();
-                    return Ok(file);
+                    let found = UploadEvent::FinalPartFound {
+                        file_uuid: file.uuid.clone(),
+                    };
+                    options.observe(&found, machine.total())?;
+                    return completed(file, options, machine.total());
                 }
                 None => {
                     if !source.can_restart() {
@@ -355,6 +349,21 @@ impl Client {
             }
         }
     }
+}
+
+/// The upload's result: told to the observers while its checkpoint file still exists (a caller
+/// that records it then survives a crash at any moment), then the checkpoint file goes.
+fn completed(
+    file: FileObject,
+    options: &mut UploadOptions,
+    total: u64,
+) -> Result<FileObject, Error> {
+    let event = UploadEvent::Completed {
+        file_uuid: file.uuid.clone(),
+    };
+    options.observe(&event, total)?;
+    options.finished();
+    Ok(file)
 }
 
 /// The checkpoint an error carries. A machine without a prefix hash gets it here, from the

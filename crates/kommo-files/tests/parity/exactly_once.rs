@@ -210,6 +210,36 @@ macro_rules! scenarios {
                 assert_eq!(emulator.files().len(), 2, "{}", common::log(&emulator));
                 assert_eq!(*events.lock().unwrap(), [format!("found {}", file.uuid)]);
             }
+
+            /// The result is told (`Completed`) while the checkpoint file still exists: a caller
+            /// that records it there survives a crash at any moment, with the checkpoint or the
+            /// record to go on, never neither.
+            #[$mode]
+            pub(crate) async fn completion_is_told_before_the_checkpoint_file_goes() {
+                let emulator = start(common::emulator()).await;
+                let client = Client::new(common::config(&emulator)).unwrap();
+                let dir = common::TempDir::new();
+                let checkpoint = dir.path().join("a.checkpoint.json");
+                let seen = Arc::new(Mutex::new(Vec::new()));
+                let log = seen.clone();
+                let watched = checkpoint.clone();
+                let options =
+                    UploadOptions::new()
+                        .checkpoint_file(&checkpoint)
+                        .on_event(move |event| {
+                            if let UploadEvent::Completed { file_uuid } = event {
+                                log.lock()
+                                    .unwrap()
+                                    .push((file_uuid.clone(), watched.exists()));
+                            }
+                        });
+                let file = client
+                    .upload_bytes("a.bin", common::data(SIZE, 10), options)
+                    .await
+                    .unwrap();
+                assert_eq!(*seen.lock().unwrap(), [(file.uuid.clone(), true)]);
+                assert!(!checkpoint.exists(), "removed once the upload is done");
+            }
         }
     };
 }

@@ -222,6 +222,9 @@ parity_tests! {
     exactly_once::a_resumed_upload_finds_the_file_its_last_part_stored =>
         blocking_a_resumed_upload_finds_the_file_its_last_part_stored,
         async_a_resumed_upload_finds_the_file_its_last_part_stored;
+    exactly_once::completion_is_told_before_the_checkpoint_file_goes =>
+        blocking_completion_is_told_before_the_checkpoint_file_goes,
+        async_completion_is_told_before_the_checkpoint_file_goes;
     resume::resumed_by_a_new_client =>
         blocking_resumed_by_a_new_client,
         async_resumed_by_a_new_client;

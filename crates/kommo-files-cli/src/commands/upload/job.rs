@@ -23,7 +23,7 @@ pub struct Job<'a> {
     pub client: Client,
     pub args: &'a UploadArgs,
     pub cancel: &'a CancelHandle,
-    pub batch: &'a Batch,
+    pub batch: &'a Arc<Batch>,
     pub reporter: &'a Arc<Reporter>,
 }
 
@@ -95,14 +95,11 @@ impl Job<'_> {
                 outcome.sent = self.reporter.moved(index);
                 let (file, status) = transferred?;
                 outcome.status = status;
-                let record = FileRecord {
-                    size: source.size,
-                    modified: source.modified,
-                    uuid: file.uuid,
-                    attached: Vec::new(),
-                    noted: Vec::new(),
-                };
-                self.batch.save(&source.path, record.clone())?;
+                let record = uploaded(source, file.uuid);
+                // Usually saved already, when the SDK said the upload completed.
+                if self.batch.record(&source.path).as_ref() != Some(&record) {
+                    self.batch.save(&source.path, record.clone())?;
+                }
                 record
             }
         };
@@ -159,6 +156,7 @@ impl Job<'_> {
         let fed = Arc::clone(&progress);
         let (told, reporter) = (Arc::clone(&restarted), Arc::clone(self.reporter));
         let path = printable(&source.path.display().to_string());
+        let (batch, journaled) = (Arc::clone(self.batch), source.clone());
         let mut options = UploadOptions::new()
             .with_preview(self.args.preview)
             .checkpoint_file(checkpoint_path)
@@ -171,6 +169,14 @@ impl Job<'_> {
             .on_event(move |event| {
                 let note = |text: &str| reporter.note(&format!("{path}: {text}"));
                 match event {
+                    // Journaled before the SDK removes the checkpoint: a process killed in
+                    // between finds one or the other, never neither (a second upload).
+                    UploadEvent::Completed { file_uuid } => {
+                        let record = uploaded(&journaled, file_uuid.clone());
+                        if let Err(failure) = batch.save(&journaled.path, record) {
+                            note(&format!("cannot save the upload state: {}", failure.message));
+                        }
+                    }
                     UploadEvent::CheckpointRefused { reason } => {
                         told.store(true, Ordering::SeqCst);
                         note(&format!("cannot continue the earlier upload ({reason}); starting over"));
@@ -231,6 +237,17 @@ impl Job<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// The journal record of a file just uploaded (nothing attached or noted yet).
+fn uploaded(source: &Source, uuid: String) -> FileRecord {
+    FileRecord {
+        size: source.size,
+        modified: source.modified,
+        uuid,
+        attached: Vec::new(),
+        noted: Vec::new(),
     }
 }
 

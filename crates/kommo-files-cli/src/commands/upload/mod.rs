@@ -7,7 +7,7 @@ mod sources;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -80,11 +80,11 @@ fn upload_batch(
         (None, Some(directory)) => directory.to_owned(),
         (None, None) => default_state_dir(),
     };
-    let batch = Batch::open(
+    let batch = Arc::new(Batch::open(
         &state_dir,
         &batch_key(context, args, &sources),
         args.no_resume,
-    )?;
+    )?);
     let total_bytes = sources.iter().map(|s| s.size).sum();
     let reporter = Reporter::new(sources.len(), total_bytes, "sent", context.verbosity());
 
