@@ -204,7 +204,8 @@ impl Checkpoint {
             size,
             config,
         )?;
-        if self.offset > size || (self.offset % max_part_size != 0 && self.offset != size) {
+        if self.offset > size || (!self.offset.is_multiple_of(max_part_size) && self.offset != size)
+        {
             return Err(inconsistent(
                 "offset",
                 format!(
