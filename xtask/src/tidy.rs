@@ -95,6 +95,7 @@ mod tests {
             "SystemTime::now",
             "Instant::now",
             "std::fs",
+            // (`core::net`'s address types are pure parsing, and allowed.)
             "std::net",
             "File::open",
             "TcpStream",

@@ -215,19 +215,19 @@ fn valid_authority(authority: &str) -> bool {
 ///
 /// Decided on a parsed address, never on a prefix of the text: `127.example.com` or
 /// `127.0.0.1.nip.io` are names anyone can point anywhere. Only the dotted-decimal form of an
-/// IPv4 address counts (as [`std::net::Ipv4Addr`] parses it); numeric shorthands such as
+/// IPv4 address counts (as [`core::net::Ipv4Addr`] parses it); numeric shorthands such as
 /// `127.1`, `0x7f000001` or `2130706433` are refused, since resolvers disagree on them.
 pub(crate) fn is_loopback(authority: &str) -> bool {
     match authority.strip_prefix('[') {
         Some(v6) => v6
             .split_once(']')
-            .and_then(|(ip, _)| ip.parse::<std::net::Ipv6Addr>().ok())
+            .and_then(|(ip, _)| ip.parse::<core::net::Ipv6Addr>().ok())
             .is_some_and(|ip| ip.is_loopback()),
         None => {
             let host = authority.split(':').next().unwrap_or("");
             host.eq_ignore_ascii_case("localhost")
                 || host
-                    .parse::<std::net::Ipv4Addr>()
+                    .parse::<core::net::Ipv4Addr>()
                     .is_ok_and(|ip| ip.is_loopback())
         }
     }
