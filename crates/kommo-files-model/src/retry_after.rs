@@ -41,9 +41,8 @@ impl RetryAfter {
         match self {
             Self::Seconds(s) => Duration::from_secs(s),
             // Not `UNIX_EPOCH + at`: that panics for a date past what `SystemTime` can hold.
-            Self::At(unix) => Duration::from_secs(unix).saturating_sub(
-                now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO),
-            ),
+            Self::At(unix) => Duration::from_secs(unix)
+                .saturating_sub(now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO)),
         }
     }
 }
@@ -108,7 +107,10 @@ mod tests {
         assert_eq!(RetryAfter::parse("-5"), None);
         assert_eq!(RetryAfter::parse("99999999999999999999999"), None);
         // Found by fuzzing: a year this long overflowed, and its date panicked in `delay_from`.
-        assert_eq!(RetryAfter::parse("Thu, 01 Jan 424901974400 00:00:0 GMT"), None);
+        assert_eq!(
+            RetryAfter::parse("Thu, 01 Jan 424901974400 00:00:0 GMT"),
+            None
+        );
         assert_eq!(RetryAfter::parse("Thu, 01 Jan 10000 00:00:00 GMT"), None);
         assert_eq!(
             RetryAfter::parse("Fri, 31 Dec 9999 23:59:59 GMT"),

@@ -245,15 +245,39 @@ fn checkpoint_json() -> impl Strategy<Value = String> {
         r#"{{"checkpoint":{checkpoint},"config":{{"expiry_margin":{{"nanos":0,"secs":60}},"on_session_lost":{{"restart":{{"max_restarts":2}}}},"part_size_limit":67108864,"retry":{{"base_delay":{{"nanos":500000000,"secs":0}},"max_attempts":6,"max_delay":{{"nanos":0,"secs":30}},"max_elapsed":{{"nanos":0,"secs":300}}}}}},"drive_url":"https://drive-c.kommo.com","failures":0,"first_failure_at":null,"jitter":{{"state":1}},"request":{{"content_type":"application/pdf","file_name":"contract.pdf","file_size":3072}},"restarts":0,"source":{{"modified":null,"size":3072}},"version":1,"wait_until":null}}"#
     );
     let values = prop::sample::select(vec![
-        "0", "1", "-1", "3072", "18446744073709551615", "1e3", "null", "\"\"", "{}", "[]",
-        "\"https://evil.example/upload/1\"", "\"http://127.0.0.1:1\"", "true",
+        "0",
+        "1",
+        "-1",
+        "3072",
+        "18446744073709551615",
+        "1e3",
+        "null",
+        "\"\"",
+        "{}",
+        "[]",
+        "\"https://evil.example/upload/1\"",
+        "\"http://127.0.0.1:1\"",
+        "true",
     ]);
     (
         prop::sample::select(vec![checkpoint.to_owned(), state]),
         prop::sample::select(vec![
-            "offset", "max_part_size", "size", "next_url", "drive_url", "session_opened_at",
-            "session_expires_at", "version", "file_size", "max_attempts", "secs", "failures",
-            "wait_until", "restarts", "checkpoint", "modified",
+            "offset",
+            "max_part_size",
+            "size",
+            "next_url",
+            "drive_url",
+            "session_opened_at",
+            "session_expires_at",
+            "version",
+            "file_size",
+            "max_attempts",
+            "secs",
+            "failures",
+            "wait_until",
+            "restarts",
+            "checkpoint",
+            "modified",
         ]),
         values,
         0usize..600,
@@ -293,7 +317,10 @@ fn url_text() -> impl Strategy<Value = String> {
 #[test]
 fn regression_retry_after_far_future_date() {
     fuzzing::retry_after_header(b"Thu, 01 Jan 424901974400 00:00:0 GMT\n3");
-    assert_eq!(RetryAfter::parse("Thu, 01 Jan 424901974400 00:00:0 GMT"), None);
+    assert_eq!(
+        RetryAfter::parse("Thu, 01 Jan 424901974400 00:00:0 GMT"),
+        None
+    );
     let mut headers = http::HeaderMap::new();
     headers.insert(
         http::header::RETRY_AFTER,

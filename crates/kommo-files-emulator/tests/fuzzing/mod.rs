@@ -35,7 +35,10 @@ pub fn raw_request(data: &[u8]) -> Vec<u8> {
     let Some((host, request)) = data.split_first() else {
         return Vec::new();
     };
-    if request.windows(10).any(|w| w.eq_ignore_ascii_case(b"__emulator")) {
+    if request
+        .windows(10)
+        .any(|w| w.eq_ignore_ascii_case(b"__emulator"))
+    {
         return Vec::new();
     }
     let emulator = emulator();
@@ -48,8 +51,12 @@ pub fn raw_request(data: &[u8]) -> Vec<u8> {
     };
     let address = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).expect("the emulator accepts connections");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let _ = stream.write_all(&request);
     let _ = stream.shutdown(std::net::Shutdown::Write);
     let mut answer = Vec::new();

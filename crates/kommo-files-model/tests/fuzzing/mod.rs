@@ -25,8 +25,8 @@ use kommo_files_model::download::{DownloadAction, DownloadMachine};
 use kommo_files_model::endpoint::{self, AccountHost, DriveHost};
 use kommo_files_model::retry::RetryPolicy;
 use kommo_files_model::upload::{
-    Action, Checkpoint, ModifiedTime, SendFailure, SendFailureKind, SessionLostPolicy,
-    SourceInfo, UploadConfig, UploadEvent, UploadMachine, UploadRequest, UploadState,
+    Action, Checkpoint, ModifiedTime, SendFailure, SendFailureKind, SessionLostPolicy, SourceInfo,
+    UploadConfig, UploadEvent, UploadMachine, UploadRequest, UploadState,
 };
 use kommo_files_model::wire::NewSession;
 use kommo_files_model::{redact_url, AccessToken, BaseUrl, Operation, RetryAfter};
@@ -120,7 +120,9 @@ fn response(status: u16, headers: HeaderMap, body: impl Into<Bytes>) -> Response
 /// A status from the ones that matter most, or any valid one.
 fn status(input: &mut Input<'_>) -> u16 {
     match input.byte() % 4 {
-        0 => input.pick(&[200, 201, 202, 204, 301, 302, 307, 400, 401, 403, 404, 408, 429, 500, 502, 503]),
+        0 => input.pick(&[
+            200, 201, 202, 204, 301, 302, 307, 400, 401, 403, 404, 408, 429, 500, 502, 503,
+        ]),
         1 => 200,
         2 => 100 + input.u16() % 900,
         _ => input.pick(&[200, 202, 404, 429, 503]),
@@ -263,7 +265,9 @@ pub fn parse_response(data: &[u8]) {
         13 => show(endpoint::parse_created_notes(&r)),
         14 => {
             if let Ok(notes) = endpoint::parse_notes(&r) {
-                notes.iter().for_each(|n| drop(format!("{:?}", n.attachment())));
+                notes
+                    .iter()
+                    .for_each(|n| drop(format!("{:?}", n.attachment())));
             }
         }
         15 => {
@@ -294,7 +298,10 @@ pub fn checkpoint(data: &[u8]) {
             Checkpoint::from_json(&checkpoint.to_json()).as_ref(),
             Ok(&checkpoint)
         );
-        let drive = DriveHost::new(checkpoint.drive_url.clone(), AccessToken::new(TOKEN).unwrap());
+        let drive = DriveHost::new(
+            checkpoint.drive_url.clone(),
+            AccessToken::new(TOKEN).unwrap(),
+        );
         let source = SourceInfo::new(checkpoint.source.size, checkpoint.source.modified);
         let now = clock(mode, checkpoint.session_opened_at);
         if let Ok(mut machine) =
@@ -307,7 +314,9 @@ pub fn checkpoint(data: &[u8]) {
             return;
         };
         let drive = DriveHost::new(state.drive_url().clone(), AccessToken::new(TOKEN).unwrap());
-        let opened = state.checkpoint().map_or(1_700_000_000, |c| c.session_opened_at);
+        let opened = state
+            .checkpoint()
+            .map_or(1_700_000_000, |c| c.session_opened_at);
         let now = clock(mode, opened);
         let Ok(mut machine) = UploadMachine::from_state(drive.clone(), state, now) else {
             return;
@@ -481,7 +490,9 @@ pub fn upload_script(data: &[u8]) {
         1 => SessionLostPolicy::Restart { max_restarts: 0 },
         _ => SessionLostPolicy::Fail,
     };
-    let config = UploadConfig::default().retry(retry).on_session_lost(on_lost);
+    let config = UploadConfig::default()
+        .retry(retry)
+        .on_session_lost(on_lost);
     let modified = (config_byte & 0x40 != 0).then_some(ModifiedTime {
         unix_seconds: 1_600_000_000,
         nanos: 5,
@@ -517,7 +528,10 @@ pub fn upload_script(data: &[u8]) {
         }
         while let Some(event) = machine.poll_event() {
             match event {
-                UploadEvent::Progress { acknowledged, total } => {
+                UploadEvent::Progress {
+                    acknowledged,
+                    total,
+                } => {
                     assert!(acknowledged <= total && total == size)
                 }
                 UploadEvent::Checkpoint(checkpoint) => {
@@ -548,7 +562,10 @@ pub fn upload_script(data: &[u8]) {
         match machine.poll_action(now) {
             Action::Read { offset, len } => {
                 let end = offset.checked_add(len as u64).expect("read overflows");
-                assert!(end <= size, "read [{offset}, {end}) beyond a source of {size}");
+                assert!(
+                    end <= size,
+                    "read [{offset}, {end}) beyond a source of {size}"
+                );
                 let mut bytes = data[offset as usize..end as usize].to_vec();
                 match input.byte() % 32 {
                     30 => {
@@ -634,7 +651,10 @@ fn upload_answer(
             );
             response(200, HeaderMap::new(), body)
         }
-        UploadRequest::Part { number, last: false } => {
+        UploadRequest::Part {
+            number,
+            last: false,
+        } => {
             let body = format!(
                 r#"{{"session_id":{session_id},"next_url":"{DRIVE}/upload/{session_id}-{}"}}"#,
                 number + 1
@@ -680,7 +700,11 @@ fn upload_answer(
         13 => {
             let stored = input.pick(&[size, size + 1, size.saturating_sub(1), 0]);
             let body = serde_json::json!({ "uuid": "f", "size": stored });
-            response(input.pick(&[200, 201, 202]), HeaderMap::new(), body.to_string())
+            response(
+                input.pick(&[200, 201, 202]),
+                HeaderMap::new(),
+                body.to_string(),
+            )
         }
         14 => {
             let status = status(input);
@@ -690,7 +714,11 @@ fn upload_answer(
         _ => {
             // The upload part echoed back, as a broken server might.
             let _ = request;
-            response(404, HeaderMap::new(), r#"{"title":"Not Found","status":404}"#)
+            response(
+                404,
+                HeaderMap::new(),
+                r#"{"title":"Not Found","status":404}"#,
+            )
         }
     })
 }
@@ -737,7 +765,10 @@ pub fn call_script(data: &[u8]) {
         AccessToken::new(TOKEN).unwrap(),
     );
     let (owner, request) = if input.byte() % 2 == 0 {
-        (drive.base.clone(), endpoint::get_file_request(&drive, &input.string(20)))
+        (
+            drive.base.clone(),
+            endpoint::get_file_request(&drive, &input.string(20)),
+        )
     } else {
         (account.base.clone(), endpoint::account_request(&account))
     };
@@ -752,12 +783,18 @@ pub fn call_script(data: &[u8]) {
             exhausted_at = Some(step);
         }
         if let Some(at) = exhausted_at {
-            assert!(step - at <= 8, "the call does not end under a well-behaved server");
+            assert!(
+                step - at <= 8,
+                "the call does not end under a well-behaved server"
+            );
         }
         match machine.poll_action(now) {
             CallAction::Pace => {
                 if input.byte() % 16 == 15 {
-                    assert!(matches!(machine.poll_action(now), CallAction::AwaitResponse));
+                    assert!(matches!(
+                        machine.poll_action(now),
+                        CallAction::AwaitResponse
+                    ));
                 }
                 let send_at = match input.byte() % 4 {
                     0 | 1 => now,
@@ -773,7 +810,10 @@ pub fn call_script(data: &[u8]) {
             CallAction::Send { request, attempt } => {
                 sends += 1;
                 assert_eq!(attempt, sends, "attempt numbers count the sends");
-                assert!(sends <= max_attempts, "{sends} attempts, the policy allows {max_attempts}");
+                assert!(
+                    sends <= max_attempts,
+                    "{sends} attempts, the policy allows {max_attempts}"
+                );
                 if let Some(why) = &final_outcome {
                     panic!("{operation} sent again after {why}");
                 }
@@ -781,7 +821,10 @@ pub fn call_script(data: &[u8]) {
                 if input.byte() % 16 == 15 {
                     // Spurious answers are ignored.
                     machine.handle_slot(now);
-                    assert!(matches!(machine.poll_action(now), CallAction::AwaitResponse));
+                    assert!(matches!(
+                        machine.poll_action(now),
+                        CallAction::AwaitResponse
+                    ));
                 }
                 now += Duration::from_millis(u64::from(input.byte()) * 10);
                 let result = if input.byte() % 5 == 4 {
@@ -794,7 +837,11 @@ pub fn call_script(data: &[u8]) {
                     }
                     Err(failure)
                 } else {
-                    let status = if input.is_empty() { 200 } else { status(&mut input) };
+                    let status = if input.is_empty() {
+                        200
+                    } else {
+                        status(&mut input)
+                    };
                     let code = StatusCode::from_u16(status).unwrap();
                     let retryable = code == StatusCode::TOO_MANY_REQUESTS
                         || (operation.is_idempotent()
@@ -821,7 +868,10 @@ pub fn call_script(data: &[u8]) {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(exhausted_at.is_none(), "a call still running after 512 steps");
+    assert!(
+        exhausted_at.is_none(),
+        "a call still running after 512 steps"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -855,7 +905,10 @@ pub fn download_script(data: &[u8]) {
             exhausted_at = Some(step);
         }
         if let Some(at) = exhausted_at {
-            assert!(step - at <= 8, "the download does not end under a well-behaved server");
+            assert!(
+                step - at <= 8,
+                "the download does not end under a well-behaved server"
+            );
         }
         match machine.poll_action(now) {
             DownloadAction::Pace => machine.handle_slot(now),
@@ -865,7 +918,10 @@ pub fn download_script(data: &[u8]) {
             }
             DownloadAction::Send { request, attempt } => {
                 sends += 1;
-                assert!(attempt <= max_attempts, "attempt {attempt} of {max_attempts}");
+                assert!(
+                    attempt <= max_attempts,
+                    "attempt {attempt} of {max_attempts}"
+                );
                 assert!(
                     sends <= max_attempts + redirects,
                     "{sends} requests: {max_attempts} attempts and {redirects} redirects"
@@ -927,7 +983,10 @@ pub fn download_script(data: &[u8]) {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(exhausted_at.is_none(), "a download still running after 512 steps");
+    assert!(
+        exhausted_at.is_none(),
+        "a download still running after 512 steps"
+    );
 }
 
 fn download_head(
@@ -936,7 +995,11 @@ fn download_head(
     redirects: &mut u32,
 ) -> Result<Response<()>, SendFailure> {
     let mut head = Response::new(());
-    let choice = if input.is_empty() { 0 } else { input.byte() % 8 };
+    let choice = if input.is_empty() {
+        0
+    } else {
+        input.byte() % 8
+    };
     match choice {
         0..=2 => {
             let length = u64::from(input.byte());
@@ -944,13 +1007,16 @@ fn download_head(
             *announced = None;
             match input.byte() % 6 {
                 0..=2 => {
-                    head.headers_mut().insert(header::CONTENT_LENGTH, length.into());
+                    head.headers_mut()
+                        .insert(header::CONTENT_LENGTH, length.into());
                     *announced = Some(length);
                 }
                 3 => {}
                 4 => {
-                    head.headers_mut().append(header::CONTENT_LENGTH, length.into());
-                    head.headers_mut().append(header::CONTENT_LENGTH, (length + 1).into());
+                    head.headers_mut()
+                        .append(header::CONTENT_LENGTH, length.into());
+                    head.headers_mut()
+                        .append(header::CONTENT_LENGTH, (length + 1).into());
                 }
                 _ => {
                     if let Ok(value) = HeaderValue::from_bytes(input.bytes(12)) {
@@ -960,7 +1026,8 @@ fn download_head(
             }
         }
         3 | 4 => {
-            *head.status_mut() = StatusCode::from_u16(input.pick(&[301, 302, 303, 307, 308])).unwrap();
+            *head.status_mut() =
+                StatusCode::from_u16(input.pick(&[301, 302, 303, 307, 308])).unwrap();
             let location = match input.byte() % 4 {
                 0 => "/download/moved".to_owned(),
                 1 => "https://cdn.example/download/f".to_owned(),
