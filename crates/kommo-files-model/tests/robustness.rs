@@ -329,3 +329,17 @@ fn regression_retry_after_far_future_date() {
     assert_eq!(RetryAfter::from_headers(&headers), None);
     let _ = RetryAfter::At(u64::MAX).delay_from(std::time::UNIX_EPOCH);
 }
+
+/// `checkpoint` target: a checkpoint file whose `session_expires_at` is past what a
+/// `SystemTime` holds panicked in `Checkpoint::expires_at` as soon as `resume` asked whether it
+/// had expired. Such an expiry is now never reached (the session has not expired).
+#[test]
+fn regression_checkpoint_expiry_beyond_system_time() {
+    let json = r#"{"drive_url":"https://drive-c.kommo.com","format":"kommo-files/upload-checkpoint","max_file_size":314572800,"max_part_size":1024,"next_url":"https://drive-c.kommo.com/upload/26136001-3","offset":0,"session":{"content_type":"application/pdf","file_name":"contract.pdf","file_size":3072},"session_expires_at":18446744073709551615,"session_id":26136001,"session_opened_at":1700000000,"source":{"modified":null,"prefix_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":3072},"version":1}"#;
+    let mut data = vec![0u8];
+    data.extend_from_slice(json.as_bytes());
+    fuzzing::checkpoint(&data);
+    let checkpoint = Checkpoint::from_json(json.as_bytes()).unwrap();
+    assert!(!checkpoint.is_expired(fuzzing::start(), std::time::Duration::from_secs(60)));
+    assert!(checkpoint.expires_at() > fuzzing::start());
+}
