@@ -343,3 +343,14 @@ fn regression_checkpoint_expiry_beyond_system_time() {
     assert!(!checkpoint.is_expired(fuzzing::start(), std::time::Duration::from_secs(60)));
     assert!(checkpoint.expires_at() > fuzzing::start());
 }
+
+/// `checkpoint` target: a saved state whose retry policy allows any wait, then a server
+/// asking for `Retry-After: 18446744073709551615`, overflowed `now + delay` in the upload
+/// machine. A wait past what a `SystemTime` holds now gives up instead.
+#[test]
+fn regression_state_with_unbounded_wait() {
+    let json = r#"{"checkpoint":null,"config":{"expiry_margin":{"nanos":0,"secs":60},"on_session_lost":{"restart":{"max_restarts":2}},"part_size_limit":67108864,"retry":{"base_delay":{"nanos":500000000,"secs":0},"max_attempts":6,"max_delay":{"nanos":0,"secs":30},"max_elapsed":{"nanos":0,"secs":18446744073709551615}}},"drive_url":"https://drive-c.kommo.com","failures":0,"first_failure_at":null,"jitter":{"state":1},"request":{"content_type":"application/pdf","file_name":"contract.pdf","file_size":3072},"restarts":0,"source":{"modified":null,"size":3072},"version":1,"wait_until":null}"#;
+    let mut data = vec![1u8];
+    data.extend_from_slice(json.as_bytes());
+    fuzzing::checkpoint(&data);
+}

@@ -358,6 +358,11 @@ fn drive_loaded(machine: &mut UploadMachine, now: SystemTime) {
             }
             Action::Send(request) => {
                 assert_token_stays_home(&machine_base(machine), &request);
+                // The loaded policy meets a server asking for the longest wait it can.
+                let mut headers = HeaderMap::new();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(u64::MAX));
+                machine.handle_response(Ok(response(429, headers, "")), now);
+                let _ = machine.poll_action(now);
                 break;
             }
             _ => break,
