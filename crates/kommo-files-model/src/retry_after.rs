@@ -40,9 +40,9 @@ impl RetryAfter {
     pub fn delay_from(self, now: SystemTime) -> Duration {
         match self {
             Self::Seconds(s) => Duration::from_secs(s),
-            Self::At(unix) => (UNIX_EPOCH + Duration::from_secs(unix))
-                .duration_since(now)
-                .unwrap_or(Duration::ZERO),
+            // Not `UNIX_EPOCH + at`: that panics for a date past what `SystemTime` can hold.
+            Self::At(unix) => Duration::from_secs(unix)
+                .saturating_sub(now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO)),
         }
     }
 }
@@ -64,7 +64,13 @@ fn parse_imf_fixdate(value: &str) -> Option<u64> {
     let month = MONTHS.iter().position(|m| *m == month)? as u64 + 1;
     let mut hms = time.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
-    if hms.next().is_some() || !(1..=31).contains(&day) || year < 1970 || h > 23 || m > 59 || s > 60
+    // An IMF-fixdate's year has four digits (RFC 9110 §5.6.7); a longer one would overflow.
+    if hms.next().is_some()
+        || !(1..=31).contains(&day)
+        || !(1970..=9999).contains(&year)
+        || h > 23
+        || m > 59
+        || s > 60
     {
         return None;
     }
@@ -100,6 +106,16 @@ mod tests {
         assert_eq!(RetryAfter::parse("Sun, 06 Foo 1994 08:49:37 GMT"), None);
         assert_eq!(RetryAfter::parse("-5"), None);
         assert_eq!(RetryAfter::parse("99999999999999999999999"), None);
+        // Found by fuzzing: a year this long overflowed, and its date panicked in `delay_from`.
+        assert_eq!(
+            RetryAfter::parse("Thu, 01 Jan 424901974400 00:00:0 GMT"),
+            None
+        );
+        assert_eq!(RetryAfter::parse("Thu, 01 Jan 10000 00:00:00 GMT"), None);
+        assert_eq!(
+            RetryAfter::parse("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(RetryAfter::At(253402300799))
+        );
     }
 
     #[test]
@@ -113,6 +129,11 @@ mod tests {
         assert_eq!(
             RetryAfter::Seconds(3).delay_from(now),
             Duration::from_secs(3)
+        );
+        // Beyond what a `SystemTime` holds: a long wait, not a panic.
+        assert_eq!(
+            RetryAfter::At(u64::MAX).delay_from(now),
+            Duration::from_secs(u64::MAX - 1000)
         );
     }
 }

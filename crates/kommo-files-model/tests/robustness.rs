@@ -1,4 +1,10 @@
 //! Nothing a server, a file or a user can send makes the model panic.
+//!
+//! The `*_twin` tests run the harnesses of the `cargo fuzz` targets (`fuzz/`, nightly) on
+//! proptest's inputs, so `cargo test` on stable covers every target a few hundred times; the
+//! `regression_*` tests keep what fuzzing found. See docs/reliability.md.
+
+mod fuzzing;
 
 use bytes::Bytes;
 use kommo_files_model::download::{DownloadAction, DownloadMachine};
@@ -167,4 +173,184 @@ proptest! {
         prop_assert_eq!(request.uri().host(), Some("drive-c.kommo.com"));
         prop_assert!(request.uri().query().is_none());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Twins of the fuzz targets: the same harness (tests/fuzzing/mod.rs), proptest's inputs.
+
+/// Scripts: arbitrary bytes, or mostly zeros (the well-behaved choices) with a few arbitrary
+/// bytes, which go deeper into the machines.
+fn script() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..400),
+        prop::collection::vec(prop_oneof![4 => Just(0u8), 1 => any::<u8>()], 0..400),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn parse_response_twin(parser in 0u8..17, status in 100u16..1000, flags in any::<u8>(), body in body()) {
+        let mut data = vec![parser];
+        data.extend_from_slice(&(status - 100).to_le_bytes());
+        data.push(flags);
+        data.extend_from_slice(&body);
+        fuzzing::parse_response(&data);
+    }
+
+    #[test]
+    fn checkpoint_twin(mode in any::<u8>(), json in checkpoint_json()) {
+        let mut data = vec![mode];
+        data.extend_from_slice(json.as_bytes());
+        fuzzing::checkpoint(&data);
+    }
+
+    #[test]
+    fn base_url_twin(choice in any::<u8>(), url in url_text()) {
+        let mut data = vec![choice];
+        data.extend_from_slice(url.as_bytes());
+        fuzzing::base_url(&data);
+    }
+
+    #[test]
+    fn retry_after_twin(value in prop_oneof![
+        "[0-9 ]{0,25}",
+        "(Mon|Sun|Thu), [0-9]{1,3} (Jan|Feb|Nov|Foo) [0-9]{1,14} [0-9]{1,2}:[0-9]{1,3}:[0-9]{1,2} (GMT|UTC)",
+        "\\PC{0,40}",
+    ]) {
+        fuzzing::retry_after_header(value.as_bytes());
+    }
+
+    #[test]
+    fn upload_machine_twin(data in script()) {
+        fuzzing::upload_script(&data);
+    }
+
+    #[test]
+    fn call_machine_twin(data in script()) {
+        fuzzing::call_script(&data);
+    }
+
+    #[test]
+    fn download_machine_twin(data in script()) {
+        fuzzing::download_script(&data);
+    }
+}
+
+/// Checkpoints and saved states: the real documents with one value replaced or cut short.
+fn checkpoint_json() -> impl Strategy<Value = String> {
+    let checkpoint = r#"{"drive_url":"https://drive-c.kommo.com","format":"kommo-files/upload-checkpoint","max_file_size":314572800,"max_part_size":1024,"next_url":"https://drive-c.kommo.com/upload/26136001-3","offset":2048,"session":{"content_type":"application/pdf","file_name":"contract.pdf","file_size":3072},"session_expires_at":1700086400,"session_id":26136001,"session_opened_at":1700000000,"source":{"modified":null,"prefix_sha256":"bdc2d5cd894a4cc0f9e84d2bd664d5532bac2f8755d2a7214c504ed354063ed6","size":3072},"version":1}"#;
+    let state = format!(
+        r#"{{"checkpoint":{checkpoint},"config":{{"expiry_margin":{{"nanos":0,"secs":60}},"on_session_lost":{{"restart":{{"max_restarts":2}}}},"part_size_limit":67108864,"retry":{{"base_delay":{{"nanos":500000000,"secs":0}},"max_attempts":6,"max_delay":{{"nanos":0,"secs":30}},"max_elapsed":{{"nanos":0,"secs":300}}}}}},"drive_url":"https://drive-c.kommo.com","failures":0,"first_failure_at":null,"jitter":{{"state":1}},"request":{{"content_type":"application/pdf","file_name":"contract.pdf","file_size":3072}},"restarts":0,"source":{{"modified":null,"size":3072}},"version":1,"wait_until":null}}"#
+    );
+    let values = prop::sample::select(vec![
+        "0",
+        "1",
+        "-1",
+        "3072",
+        "18446744073709551615",
+        "1e3",
+        "null",
+        "\"\"",
+        "{}",
+        "[]",
+        "\"https://evil.example/upload/1\"",
+        "\"http://127.0.0.1:1\"",
+        "true",
+    ]);
+    (
+        prop::sample::select(vec![checkpoint.to_owned(), state]),
+        prop::sample::select(vec![
+            "offset",
+            "max_part_size",
+            "size",
+            "next_url",
+            "drive_url",
+            "session_opened_at",
+            "session_expires_at",
+            "version",
+            "file_size",
+            "max_attempts",
+            "secs",
+            "failures",
+            "wait_until",
+            "restarts",
+            "checkpoint",
+            "modified",
+        ]),
+        values,
+        0usize..600,
+    )
+        .prop_map(|(document, key, value, cut)| {
+            let needle = format!("\"{key}\":");
+            let mut text = document.clone();
+            if let Some(at) = document.find(&needle) {
+                let start = at + needle.len();
+                let end = start
+                    + document[start..]
+                        .find([',', '}'])
+                        .unwrap_or(document.len() - start);
+                text = format!("{}{value}{}", &document[..start], &document[end..]);
+            }
+            if cut < text.len() && cut % 7 == 0 {
+                text.truncate(cut);
+            }
+            text
+        })
+}
+
+fn url_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "\\PC{0,40}",
+        "(https?://)?(drive-c\\.kommo\\.com|DRIVE-C\\.kommo\\.com|127\\.0\\.0\\.1|\\[::1\\]|evil\\.example)(:[0-9]{0,6})?([@#?/\\\\][a-z@.:/#?]{0,20})?",
+        "[a-z:/@#?.\\[\\]0-9\n]{0,40}",
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// What fuzzing found.
+
+/// `retry_after` target: a `Retry-After` date with a twelve-digit year overflowed the day count
+/// and `SystemTime` in `RetryAfter::delay_from`, so one header from a server panicked any client.
+/// Now an IMF-fixdate's year has at most four digits and `delay_from` cannot overflow.
+#[test]
+fn regression_retry_after_far_future_date() {
+    fuzzing::retry_after_header(b"Thu, 01 Jan 424901974400 00:00:0 GMT\n3");
+    assert_eq!(
+        RetryAfter::parse("Thu, 01 Jan 424901974400 00:00:0 GMT"),
+        None
+    );
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from_static("Sun, 06 Nov 18446744073709551615 08:49:37 GMT"),
+    );
+    assert_eq!(RetryAfter::from_headers(&headers), None);
+    let _ = RetryAfter::At(u64::MAX).delay_from(std::time::UNIX_EPOCH);
+}
+
+/// `checkpoint` target: a checkpoint file whose `session_expires_at` is past what a
+/// `SystemTime` holds panicked in `Checkpoint::expires_at` as soon as `resume` asked whether it
+/// had expired. Such an expiry is now never reached (the session has not expired).
+#[test]
+fn regression_checkpoint_expiry_beyond_system_time() {
+    let json = r#"{"drive_url":"https://drive-c.kommo.com","format":"kommo-files/upload-checkpoint","max_file_size":314572800,"max_part_size":1024,"next_url":"https://drive-c.kommo.com/upload/26136001-3","offset":0,"session":{"content_type":"application/pdf","file_name":"contract.pdf","file_size":3072},"session_expires_at":18446744073709551615,"session_id":26136001,"session_opened_at":1700000000,"source":{"modified":null,"prefix_sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":3072},"version":1}"#;
+    let mut data = vec![0u8];
+    data.extend_from_slice(json.as_bytes());
+    fuzzing::checkpoint(&data);
+    let checkpoint = Checkpoint::from_json(json.as_bytes()).unwrap();
+    assert!(!checkpoint.is_expired(fuzzing::start(), std::time::Duration::from_secs(60)));
+    assert!(checkpoint.expires_at() > fuzzing::start());
+}
+
+/// `checkpoint` target: a saved state whose retry policy allows any wait, then a server
+/// asking for `Retry-After: 18446744073709551615`, overflowed `now + delay` in the upload
+/// machine. A wait past what a `SystemTime` holds now gives up instead.
+#[test]
+fn regression_state_with_unbounded_wait() {
+    let json = r#"{"checkpoint":null,"config":{"expiry_margin":{"nanos":0,"secs":60},"on_session_lost":{"restart":{"max_restarts":2}},"part_size_limit":67108864,"retry":{"base_delay":{"nanos":500000000,"secs":0},"max_attempts":6,"max_delay":{"nanos":0,"secs":30},"max_elapsed":{"nanos":0,"secs":18446744073709551615}}},"drive_url":"https://drive-c.kommo.com","failures":0,"first_failure_at":null,"jitter":{"state":1},"request":{"content_type":"application/pdf","file_name":"contract.pdf","file_size":3072},"restarts":0,"source":{"modified":null,"size":3072},"version":1,"wait_until":null}"#;
+    let mut data = vec![1u8];
+    data.extend_from_slice(json.as_bytes());
+    fuzzing::checkpoint(&data);
 }

@@ -78,9 +78,21 @@ pub enum CheckpointError {
 }
 
 impl Checkpoint {
-    /// When the session expires (24 h after it was opened).
+    /// When the session expires (24 h after it was opened). A damaged checkpoint's expiry past
+    /// what a `SystemTime` can hold gives the latest time it can.
     pub fn expires_at(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.session_expires_at)
+        let expiry = Duration::from_secs(self.session_expires_at);
+        UNIX_EPOCH.checked_add(expiry).unwrap_or_else(|| {
+            // The platform's latest time, approached from below (a checked add never panics).
+            let (mut latest, mut step) = (UNIX_EPOCH, expiry);
+            while step >= Duration::from_secs(1) {
+                match latest.checked_add(step) {
+                    Some(later) => latest = later,
+                    None => step /= 2,
+                }
+            }
+            latest
+        })
     }
 
     /// Whether the session has expired at `now`, or will within `margin` (a part sent that
@@ -101,9 +113,13 @@ impl Checkpoint {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_expired(&self, now: SystemTime, margin: Duration) -> bool {
-        // A time too far in the future to add to is past any expiry.
-        now.checked_add(margin)
-            .is_none_or(|deadline| deadline >= self.expires_at())
+        // A time too far in the future to add to is past any expiry. Compared as durations
+        // since the epoch: an expiry from a damaged file may be past what `SystemTime` holds.
+        now.checked_add(margin).is_none_or(|deadline| {
+            deadline
+                .duration_since(UNIX_EPOCH)
+                .is_ok_and(|since| since >= Duration::from_secs(self.session_expires_at))
+        })
     }
 
     /// Serialises to pretty JSON.

@@ -1055,9 +1055,16 @@ impl UploadMachine {
             self.config
                 .retry
                 .decide(self.failures.count, first_at, now, hint, &mut self.jitter);
-        match decision {
-            RetryDecision::RetryAfter(delay) => {
-                self.wait_until = Some(now + delay);
+        // A wait past what a `SystemTime` holds (a policy without bounds meeting a huge
+        // `Retry-After`) is no retry: give up like the attempt limit does (the call and download
+        // machines do the same).
+        let retry = match decision {
+            RetryDecision::RetryAfter(delay) => now.checked_add(delay).map(|until| (delay, until)),
+            _ => None,
+        };
+        match retry {
+            Some((delay, until)) => {
+                self.wait_until = Some(until);
                 self.events.push_back(UploadEvent::Retrying {
                     part,
                     failures: self.failures.count,
@@ -1065,7 +1072,7 @@ impl UploadMachine {
                     reason: error.to_string(),
                 });
             }
-            _ => {
+            None => {
                 let elapsed = now.duration_since(first_at).unwrap_or_default();
                 let attempts = self.failures.count;
                 self.fail(UploadError::RetriesExhausted {

@@ -1,0 +1,9 @@
+#![no_main]
+//! Harness: `download_script` in crates/kommo-files-model/tests/fuzzing/mod.rs (its proptest twin runs under `cargo test`).
+
+#[path = "../../crates/kommo-files-model/tests/fuzzing/mod.rs"]
+mod fuzzing;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    fuzzing::download_script(data);
+});
