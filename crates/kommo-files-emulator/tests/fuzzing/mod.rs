@@ -61,7 +61,7 @@ pub fn raw_request(data: &[u8]) -> Vec<u8> {
     let _ = stream.shutdown(std::net::Shutdown::Write);
     let mut answer = Vec::new();
     let _ = (&mut stream).take(4 << 20).read_to_end(&mut answer);
-    if SENT.fetch_add(1, Ordering::Relaxed) % 1024 == 0 {
+    if SENT.fetch_add(1, Ordering::Relaxed).is_multiple_of(1024) {
         // The request log would grow for ever.
         emulator.clear_requests();
     }

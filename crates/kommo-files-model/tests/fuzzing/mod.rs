@@ -769,7 +769,7 @@ pub fn call_script(data: &[u8]) {
         BaseUrl::parse(ACCOUNT).unwrap(),
         AccessToken::new(TOKEN).unwrap(),
     );
-    let (owner, request) = if input.byte() % 2 == 0 {
+    let (owner, request) = if input.byte().is_multiple_of(2) {
         (
             drive.base.clone(),
             endpoint::get_file_request(&drive, &input.string(20)),
