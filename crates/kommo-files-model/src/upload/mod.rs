@@ -27,6 +27,6 @@ pub use checkpoint::{Checkpoint, CheckpointError, CHECKPOINT_FORMAT, CHECKPOINT_
 pub use error::{ProtocolViolation, SendFailure, SendFailureKind, UploadError};
 pub use machine::{
     Action, SessionLostPolicy, UploadConfig, UploadEvent, UploadMachine, UploadRequest,
-    UploadState, SESSION_LIFETIME,
+    UploadState, MIN_PART_SIZE, SESSION_LIFETIME,
 };
 pub use source::{hex, ModifiedTime, PrefixHash, SourceChange, SourceFingerprint, SourceInfo};
