@@ -60,7 +60,12 @@ async fn serve_connection(
         let kill = kill.clone();
         service_fn(move |request| handle(app.clone(), host, kill.clone(), request))
     };
-    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    // A client may shut down its side once the request is sent: it still gets its answer
+    // (without this, hyper closes the connection on that EOF, before or after answering,
+    // depending on timing).
+    let connection = http1::Builder::new()
+        .half_close(true)
+        .serve_connection(TokioIo::new(stream), service);
     // Dropping the connection future closes the socket, whatever state the request is in.
     tokio::select! {
         _ = connection => {}
