@@ -32,6 +32,63 @@ impl<T: AsyncRead + Unpin + Send + ?Sized> UploadRead for T {}
 pub trait DownloadWrite: AsyncWrite + Unpin + Send {}
 impl<T: AsyncWrite + Unpin + Send + ?Sized> DownloadWrite for T {}
 
+/// The next part of a file, read on tokio's blocking pool while the current one is sent: the
+/// disk and the network work at once (on loopback, the read would otherwise add to every
+/// part's time). One part at most is held ahead, so an upload holds about three parts.
+#[derive(Default)]
+struct ReadAhead {
+    next: Option<(
+        u64,
+        usize,
+        tokio::task::JoinHandle<std::io::Result<bytes::Bytes>>,
+    )>,
+}
+
+impl ReadAhead {
+    /// The part at `offset` of `len` bytes, if it is the one read ahead.
+    async fn take(&mut self, offset: u64, len: usize) -> std::io::Result<Option<bytes::Bytes>> {
+        match self.next.take() {
+            Some((at, wanted, task)) if at == offset && wanted == len => {
+                task.await.map_err(std::io::Error::other)?.map(Some)
+            }
+            // Another offset (a restart, a resume): what was read ahead is not needed.
+            Some((_, _, task)) => {
+                task.abort();
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Starts reading `len` bytes at `offset` of `file` (nothing for 0 bytes).
+    fn start(&mut self, file: &std::sync::Arc<std::fs::File>, offset: u64, len: usize) {
+        #[cfg(unix)]
+        if len > 0 {
+            let file = std::sync::Arc::clone(file);
+            let task = tokio::task::spawn_blocking(move || {
+                let mut buffer = vec![0; len];
+                std::os::unix::fs::FileExt::read_exact_at(&*file, &mut buffer, offset)?;
+                Ok(bytes::Bytes::from(buffer))
+            });
+            self.next = Some((offset, len, task));
+        }
+        #[cfg(not(unix))]
+        let _ = (file, offset, len);
+    }
+}
+
+impl std::fmt::Debug for ReadAhead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let next = self.next.as_ref().map(|(offset, len, _)| (offset, len));
+        f.debug_struct("ReadAhead").field("next", &next).finish()
+    }
+}
+
+/// A second, std handle on an open file, for its metadata (read in place: see `FileSource`).
+async fn watch_handle(file: &fs::File) -> std::io::Result<std::fs::File> {
+    Ok(file.try_clone().await?.into_std().await)
+}
+
 /// tokio's files run on tokio's blocking pool: outside a tokio runtime they would panic, so a
 /// path upload or download there is an error instead (readers and writers still work).
 fn files_available() -> std::io::Result<()> {

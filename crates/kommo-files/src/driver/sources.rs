@@ -1,11 +1,13 @@
 //! Where an upload's bytes come from: memory, a file (read where the upload asks) or a reader
 //! (read once, in order).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use kommo_files_model::upload::{ModifiedTime, PrefixHash, SourceChange, SourceInfo};
 
 use super::io::*;
-use super::{flavour, fs, UploadRead};
+use super::{flavour, fs, ReadAhead, UploadRead};
 
 /// How much of a source is read at a time when hashing it (a late checkpoint, a recovery).
 const HASH_CHUNK: u64 = 8 * 1024 * 1024;
@@ -55,6 +57,11 @@ pub(super) struct BytesSource(pub(super) Bytes);
 /// A file, read where the upload asks (restarts and resumes can go back).
 pub(super) struct FileSource {
     file: fs::File,
+    /// The same file, to look at its metadata: an `fstat` on an open file is answered from
+    /// memory, so it is made in place rather than as a trip to tokio's blocking pool per part.
+    watch: Arc<std::fs::File>,
+    /// The next part, read while the current one is sent (async only: see `ReadAhead`).
+    ahead: ReadAhead,
     /// Where the next read starts without a seek (an async seek is a trip to tokio's blocking
     /// pool, paid for every part if made each time); `None` when unknown.
     position: Option<u64>,
@@ -64,9 +71,11 @@ pub(super) struct FileSource {
 
 impl FileSource {
     /// `file`, whose size and modification time were `opened` when the upload started.
-    pub(super) fn new(file: fs::File, opened: SourceInfo) -> Self {
+    pub(super) fn new(file: fs::File, watch: std::fs::File, opened: SourceInfo) -> Self {
         Self {
             file,
+            watch: Arc::new(watch),
+            ahead: ReadAhead::default(),
             position: Some(0),
             opened,
         }
@@ -102,18 +111,28 @@ impl PartSource for BytesSource {
 #[flavour(AFIT)]
 impl PartSource for FileSource {
     async fn read_part(&mut self, offset: u64, len: usize) -> std::io::Result<Bytes> {
-        if self.position.take() != Some(offset) {
-            self.file.seek(std::io::SeekFrom::Start(offset)).await?;
-        }
-        let mut buffer = vec![0; len];
-        self.file.read_exact(&mut buffer).await.map(drop)?;
-        self.position = Some(offset + len as u64);
-        Ok(Bytes::from(buffer))
+        let bytes = match self.ahead.take(offset, len).await? {
+            Some(bytes) => bytes,
+            None => {
+                if self.position.take() != Some(offset) {
+                    self.file.seek(std::io::SeekFrom::Start(offset)).await?;
+                }
+                let mut buffer = vec![0; len];
+                self.file.read_exact(&mut buffer).await.map(drop)?;
+                self.position = Some(offset + len as u64);
+                Bytes::from(buffer)
+            }
+        };
+        // The next part of the same size (or the rest), if there is one.
+        let next = offset + len as u64;
+        let next_len = (len as u64).min(self.opened.size.saturating_sub(next)) as usize;
+        self.ahead.start(&self.watch, next, next_len);
+        Ok(bytes)
     }
 
     /// Compares the file's metadata now with its metadata at the start (one `fstat` a part).
     async fn changed(&mut self) -> std::io::Result<Option<SourceChange>> {
-        let metadata = self.file.metadata().await?;
+        let metadata = self.watch.metadata()?;
         let was = self.opened;
         if metadata.len() != was.size {
             return Ok(Some(SourceChange::Size {

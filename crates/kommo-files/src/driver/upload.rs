@@ -10,7 +10,7 @@ use kommo_files_model::upload::{
 use kommo_files_model::wire::{FileObject, NewSession};
 
 use super::sources::{cannot_rewind, BytesSource, FileSource, PartSource, ReaderSource};
-use super::{files_available, flavour, fs, Client, UploadRead};
+use super::{files_available, flavour, fs, watch_handle, Client, UploadRead};
 use crate::support::{self, Attempt};
 use crate::{Error, UploadOptions};
 
@@ -82,14 +82,9 @@ impl Client {
         options: UploadOptions,
     ) -> Result<FileObject, Error> {
         let path = path.as_ref();
-        let (file, info) = open_source(path).await?;
-        self.upload(
-            &support::file_name(path),
-            info,
-            FileSource::new(file, info),
-            options,
-        )
-        .await
+        let (source, info) = open_source(path).await?;
+        self.upload(&support::file_name(path), info, source, options)
+            .await
     }
 
     /// Continues the upload of `checkpoint` from the file at `path`, after checking that the
@@ -114,9 +109,8 @@ impl Client {
         path: impl AsRef<Path>,
         options: UploadOptions,
     ) -> Result<FileObject, Error> {
-        let (file, info) = open_source(path.as_ref()).await?;
-        self.resume(checkpoint, info, FileSource::new(file, info), options)
-            .await
+        let (source, info) = open_source(path.as_ref()).await?;
+        self.resume(checkpoint, info, source, options).await
     }
 
     /// Continues the upload of `checkpoint` with the same bytes.
@@ -382,14 +376,16 @@ async fn checkpoint_of<S: PartSource>(
 
 /// Opens a file to upload and describes it (size, modification time).
 #[flavour(AFIT)]
-async fn open_source(path: &Path) -> Result<(fs::File, SourceInfo), Error> {
+async fn open_source(path: &Path) -> Result<(FileSource, SourceInfo), Error> {
     let opening = |e| Error::io(format!("opening {}", path.display()), e);
     files_available().map_err(opening)?;
     let file = fs::File::open(path).await.map_err(opening)?;
-    let metadata = file.metadata().await.map_err(opening)?;
+    let watch = watch_handle(&file).await.map_err(opening)?;
+    let metadata = watch.metadata().map_err(opening)?;
     let modified = metadata
         .modified()
         .ok()
         .map(kommo_files_model::upload::ModifiedTime::from_system_time);
-    Ok((file, SourceInfo::new(metadata.len(), modified)))
+    let info = SourceInfo::new(metadata.len(), modified);
+    Ok((FileSource::new(file, watch, info), info))
 }
