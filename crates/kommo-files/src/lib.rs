@@ -12,7 +12,8 @@
 //! - exactly-once uploads: when the last part's answer is lost, the client finds the stored
 //!   file and proves it by its SHA-256 instead of uploading it twice
 //!   ([`UploadOptions::recover_final_part`]);
-//! - memory bounded by about two parts, whatever the file size; downloads stream to a writer;
+//! - memory bounded by about two parts (three for the async client's path uploads, which read
+//!   the next part while one is sent), whatever the file size; downloads stream to a writer;
 //! - retries with full-jitter backoff and `Retry-After`, and pacing at 7 requests per second
 //!   shared by all clones and uploads of a client (Kommo blocks accounts that go faster);
 //! - one [`Error`] type with [`Error::kind`], status, problem body and checkpoint; the token and

@@ -64,7 +64,8 @@ impl Client {
     /// Uploads the file at `path` (named after it unless [`UploadOptions::file_name`] says
     /// otherwise).
     ///
-    /// Memory stays at about two parts whatever the file size. With
+    /// Memory stays at about two parts whatever the file size (three in the async client,
+    /// which reads the next part while one is sent). With
     /// [`UploadOptions::checkpoint_file`], running the same upload again after a crash
     /// continues it (see [`UploadOptions::resume`]).
     ///
