@@ -7,6 +7,7 @@
 //! - [`endpoint`]: pure request builders and response parsers for every endpoint.
 //! - [`upload`]: the resumable upload state machine and its [`upload::Checkpoint`].
 //! - [`retry`] and [`pacing`]: backoff with full jitter and the 7 requests/s token bucket.
+//! - [`oauth`]: OAuth 2.0 grants, the token set, the consent redirect and when to refresh.
 //! - [`call`] and [`download`]: sans-IO machines for one API call and one streamed download,
 //!   retried only when that is safe for the [`Operation`].
 //!
@@ -29,6 +30,7 @@ pub mod download;
 pub mod endpoint;
 mod error;
 mod html;
+pub mod oauth;
 pub mod operation;
 pub mod pacing;
 pub mod retry;

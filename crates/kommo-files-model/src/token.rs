@@ -41,6 +41,22 @@ impl AccessToken {
         Ok(Self { header })
     }
 
+    /// The token itself, for a token store or a JWT reader: never log it.
+    pub fn expose(&self) -> &str {
+        // Built from visible ASCII behind "Bearer ", so both steps always succeed.
+        self.header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default()
+    }
+
+    /// When the token expires (Unix seconds), if it is a JWT with an `exp` claim. Read without
+    /// verifying the signature: it only decides when to warn or refresh.
+    pub fn jwt_expiry(&self) -> Option<i64> {
+        crate::oauth::jwt_claims(self.expose()).and_then(|claims| claims.exp)
+    }
+
     /// The `Authorization` header value (`Bearer …`).
     pub fn header_value(&self) -> http::HeaderValue {
         self.header.clone()

@@ -7,7 +7,7 @@
 mod account;
 mod entities;
 mod files;
-mod query;
+pub(crate) mod query;
 mod upload;
 
 pub use account::{account_request, parse_account, parse_drive_url};
