@@ -50,6 +50,10 @@ pub enum Operation {
     GetEntity,
     /// Setting a file-type custom field.
     SetFileField,
+    /// Exchanging an OAuth authorization code for tokens (`POST /oauth2/access_token`).
+    ExchangeCode,
+    /// Refreshing OAuth tokens (`POST /oauth2/access_token`).
+    RefreshToken,
 }
 
 impl Operation {
@@ -74,17 +78,23 @@ impl Operation {
             Self::ReadNotes => "read_notes",
             Self::GetEntity => "get_entity",
             Self::SetFileField => "set_file_field",
+            Self::ExchangeCode => "exchange_code",
+            Self::RefreshToken => "refresh_token",
         }
     }
 
     /// Whether sending the request twice leaves the server as sending it once did, so that a
     /// request whose answer was lost may be repeated.
     ///
-    /// Only the two `POST`s that create something are not: a repeated session request opens a
-    /// second session, a repeated note request adds a second note. A part re-sent to the same
+    /// The `POST`s that create something are not: a repeated session request opens a second
+    /// session, a repeated note request adds a second note, and a repeated grant spends a
+    /// single-use code or refresh token twice (the second is refused, the first pair lost). A part re-sent to the same
     /// URL is recognised by the server, so [`Operation::UploadPart`] counts as idempotent.
     pub fn is_idempotent(self) -> bool {
-        !matches!(self, Self::CreateSession | Self::AddNotes)
+        !matches!(
+            self,
+            Self::CreateSession | Self::AddNotes | Self::ExchangeCode | Self::RefreshToken
+        )
     }
 }
 
@@ -109,6 +119,8 @@ impl Operation {
         Self::ReadNotes,
         Self::GetEntity,
         Self::SetFileField,
+        Self::ExchangeCode,
+        Self::RefreshToken,
     ];
 }
 
@@ -147,6 +159,8 @@ mod tests {
                 ("read_notes", true),
                 ("get_entity", true),
                 ("set_file_field", true),
+                ("exchange_code", false),
+                ("refresh_token", false),
             ]
         );
     }

@@ -42,6 +42,10 @@ pub enum Operation {
     GetEntity,
     /// Setting a file-type custom field.
     SetFileField,
+    /// Exchanging an OAuth authorization code for tokens (`POST /oauth2/access_token`).
+    ExchangeCode,
+    /// Refreshing OAuth tokens (`POST /oauth2/access_token`).
+    RefreshToken,
 }
 
 impl Operation {
@@ -66,6 +70,8 @@ impl Operation {
             Self::ReadNotes => "read_notes",
             Self::GetEntity => "get_entity",
             Self::SetFileField => "set_file_field",
+            Self::ExchangeCode => "exchange_code",
+            Self::RefreshToken => "refresh_token",
         }
     }
 }

@@ -84,6 +84,20 @@ impl std::fmt::Debug for ReadAhead {
     }
 }
 
+/// Runs store, provider and hook code (file locks, blocking calls) on tokio's blocking pool.
+async fn off_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, crate::auth::AuthError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| crate::auth::AuthError::Interrupted)
+}
+
+/// Waits for the token refresh another task leads.
+async fn wait_for_refresh(state: &crate::auth::TokenState, attempts: u64) {
+    state.wait_async(attempts).await;
+}
+
 /// A second, std handle on an open file, for its metadata (read in place: see `FileSource`).
 async fn watch_handle(file: &fs::File) -> std::io::Result<std::fs::File> {
     Ok(file.try_clone().await?.into_std().await)
@@ -121,6 +135,8 @@ macro_rules! example {
     ($($rest:tt)*) => { example!(@lines [] $($rest)*) };
 }
 
+#[path = "driver/auth.rs"]
+mod auth;
 #[path = "driver/client.rs"]
 mod client;
 #[path = "driver/download.rs"]

@@ -48,6 +48,8 @@ macro_rules! example {
     ($($rest:tt)*) => { example!(@lines [] $($rest)*) };
 }
 
+#[path = "driver/auth.rs"]
+mod auth;
 #[path = "driver/client.rs"]
 mod client;
 #[path = "driver/download.rs"]
@@ -91,6 +93,16 @@ impl ReadAhead {
     }
 
     fn start(&mut self, _file: &std::sync::Arc<fs::File>, _offset: u64, _len: usize) {}
+}
+
+/// Runs store, provider and hook code: here, on the calling thread.
+fn off_thread<T>(work: impl FnOnce() -> T) -> Result<T, crate::auth::AuthError> {
+    Ok(work())
+}
+
+/// Waits for the token refresh another thread leads.
+fn wait_for_refresh(state: &crate::auth::TokenState, attempts: u64) {
+    state.wait_blocking(attempts);
 }
 
 /// A second handle on an open file, for its metadata.

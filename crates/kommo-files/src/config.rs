@@ -5,7 +5,7 @@ use std::time::Duration;
 use kommo_files_model::pacing::KOMMO_REQUESTS_PER_SECOND;
 use kommo_files_model::retry::RetryPolicy;
 use kommo_files_model::upload::UploadConfig;
-use kommo_files_model::{AccessToken, BaseUrl};
+use kommo_files_model::BaseUrl;
 use kommo_files_transport::Timeouts;
 
 use crate::Error;
@@ -50,7 +50,7 @@ impl Domain {
 pub struct ClientConfig {
     pub(crate) account: BaseUrl,
     pub(crate) drive: Option<BaseUrl>,
-    pub(crate) token: AccessToken,
+    pub(crate) credentials: crate::auth::Credentials,
     pub(crate) retry: RetryPolicy,
     upload_retry: Option<RetryPolicy>,
     upload: UploadConfig,
@@ -73,11 +73,45 @@ impl ClientConfig {
         Self::new(BaseUrl::parse(url)?, token)
     }
 
+    /// The account at `url` with any [`crate::auth::Credentials`]: OAuth 2.0 that refreshes
+    /// itself, a long-lived token, or a provider of your own.
+    ///
+    /// ```
+    /// use kommo_files::auth::Credentials;
+    /// use kommo_files::oauth::{OAuthApp, RefreshToken, TokenSet};
+    /// use kommo_files::{AccessToken, ClientConfig};
+    ///
+    /// let app = OAuthApp::new("client-id", "client-secret", "https://example.com/cb");
+    /// let tokens = TokenSet::new(AccessToken::new("access")?, Some(RefreshToken::new("refresh")), None);
+    /// let config = ClientConfig::with_credentials("https://example.kommo.com", Credentials::oauth(app, tokens))?;
+    /// assert!(!format!("{config:?}").contains("client-secret"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_credentials(
+        url: &str,
+        credentials: crate::auth::Credentials,
+    ) -> Result<Self, Error> {
+        Ok(Self::from_credentials(BaseUrl::parse(url)?, credentials))
+    }
+
+    /// The same configuration with other credentials.
+    pub fn credentials(mut self, credentials: crate::auth::Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
     fn new(account: BaseUrl, token: &str) -> Result<Self, Error> {
-        Ok(Self {
+        Ok(Self::from_credentials(
+            account,
+            crate::auth::Credentials::token(token)?,
+        ))
+    }
+
+    fn from_credentials(account: BaseUrl, credentials: crate::auth::Credentials) -> Self {
+        Self {
             account,
             drive: None,
-            token: AccessToken::new(token).map_err(|_| Error::InvalidToken)?,
+            credentials,
             retry: RetryPolicy::default(),
             upload_retry: None,
             upload: UploadConfig::default(),
@@ -86,7 +120,7 @@ impl ClientConfig {
             rate_budget: None,
             user_agent: concat!("kommo-files/", env!("CARGO_PKG_VERSION")).to_owned(),
             timeouts: Timeouts::default(),
-        })
+        }
     }
 
     /// The drive host, when known (`drive_url` of `/api/v4/account?with=drive_url`); otherwise

@@ -122,6 +122,10 @@ pub enum Error {
          control characters, non-ASCII letters)"
     )]
     InvalidToken,
+    /// Authentication failed: a refresh refused or unanswered, a revoked integration, a token
+    /// store or provider that failed.
+    #[error("authentication failed")]
+    Auth(#[from] crate::auth::AuthError),
     /// A bug in kommo-files: a state its machines should never reach. Please report it.
     #[error("internal error in kommo-files (a bug, please report it): {0}")]
     Internal(String),
@@ -153,6 +157,8 @@ pub enum ErrorKind {
     ClientSetup,
     /// [`Error::InvalidToken`].
     InvalidToken,
+    /// [`Error::Auth`].
+    Auth,
     /// [`Error::Internal`].
     Internal,
 }
@@ -200,6 +206,7 @@ impl Error {
             Self::Checkpoint(_) => ErrorKind::Checkpoint,
             Self::Client(_) => ErrorKind::ClientSetup,
             Self::InvalidToken => ErrorKind::InvalidToken,
+            Self::Auth(_) => ErrorKind::Auth,
             Self::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -16,6 +16,9 @@
 //!   the next part while one is sent), whatever the file size; downloads stream to a writer;
 //! - retries with full-jitter backoff and `Retry-After`, and pacing at 7 requests per second
 //!   shared by all clones and uploads of a client (Kommo blocks accounts that go faster);
+//! - OAuth 2.0 that refreshes itself ([`auth::Credentials::oauth`]): before expiry and after a
+//!   401, once for all clones and (with a [`auth::FileTokenStore`]) all processes, every new
+//!   set saved before it is used;
 //! - one [`Error`] type with [`Error::kind`], status, problem body and checkpoint; the token and
 //!   upload URLs' session tokens never appear in `Debug` output or errors;
 //! - every decision (retries, redirects, uploads) in the sans-IO machines of [`model`], so a
@@ -40,6 +43,7 @@
 #![allow(clippy::duplicate_mod)]
 
 mod asynchronous;
+pub mod auth;
 pub mod blocking;
 mod budget;
 mod calls;
@@ -60,6 +64,7 @@ pub use version::VersionUuid;
 // The crates underneath, for what is not re-exported below.
 pub use http;
 pub use kommo_files_model as model;
+pub use kommo_files_model::oauth;
 pub use kommo_files_transport as transport;
 
 // What everyday code needs, without knowing which crate it lives in.
@@ -67,7 +72,7 @@ pub use kommo_files_model::endpoint::FileQuery;
 pub use kommo_files_model::retry::RetryPolicy;
 pub use kommo_files_model::upload::{Checkpoint, UploadEvent};
 pub use kommo_files_model::wire::{AttachmentNote, EntityType, FileObject, FileVersion};
-pub use kommo_files_model::{redact_url, Operation};
+pub use kommo_files_model::{redact_url, AccessToken, Operation};
 pub use kommo_files_transport::Timeouts;
 
 /// Reads a checkpoint saved by [`UploadOptions::checkpoint_file`] (or [`Checkpoint::to_json`]).

@@ -77,6 +77,8 @@ fn transport_operation(operation: Operation) -> kommo_files_transport::Operation
         Operation::ReadNotes => T::ReadNotes,
         Operation::GetEntity => T::GetEntity,
         Operation::SetFileField => T::SetFileField,
+        Operation::ExchangeCode => T::ExchangeCode,
+        Operation::RefreshToken => T::RefreshToken,
         _ => T::GetFile,
     }
 }

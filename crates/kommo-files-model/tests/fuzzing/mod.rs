@@ -750,6 +750,8 @@ const OPERATIONS: [Operation; 18] = [
     Operation::ReadNotes,
     Operation::GetEntity,
     Operation::SetFileField,
+    Operation::ExchangeCode,
+    Operation::RefreshToken,
 ];
 
 /// Target `call_machine`: a header (operation, policy, seed) then one step per poll.

@@ -14,7 +14,6 @@ use kommo_files_model::call::{CallAction, CallMachine};
 use kommo_files_model::endpoint::{AccountHost, DriveHost};
 use kommo_files_transport::{Response, TransportError};
 
-use super::io::*;
 use super::{flavour, DriveCell, Transport};
 use crate::calls::ApiCall;
 use crate::support::{self, Attempt};
@@ -45,10 +44,12 @@ impl std::fmt::Debug for Client {
 
 impl Client {
     pub(super) fn from_parts(config: ClientConfig, transport: Transport) -> Self {
-        let account = AccountHost::new(config.account.clone(), config.token.clone());
+        // Requests are built with this token; the live one replaces it as each is sent.
+        let token = config.credentials.initial_access();
+        let account = AccountHost::new(config.account.clone(), token.clone());
         let drive = DriveCell::default();
         if let Some(base) = &config.drive {
-            Self::preset_drive(&drive, DriveHost::new(base.clone(), config.token.clone()));
+            Self::preset_drive(&drive, DriveHost::new(base.clone(), token));
         }
         Self {
             inner: Arc::new(Inner {
@@ -113,20 +114,20 @@ impl Client {
         }
     }
 
-    /// Sends one attempt, buffering the answer up to the configured limit.
+    /// Sends one attempt with the live token, buffering the answer up to the configured limit.
+    /// The outer error (authentication) ends the call; the inner result is the attempt's.
     pub(super) async fn send_buffered(
         &self,
         request: kommo_files_transport::Request,
         attempt: Attempt,
-    ) -> Result<Response, TransportError> {
-        let request = support::prepare(request, attempt, &self.inner.config.user_agent);
-        let response = self.inner.transport.send_streaming(request).await?;
-        self.heard(response.status());
+    ) -> Result<Result<Response, TransportError>, Error> {
+        let response = match self.send_authorized(request, attempt).await? {
+            Ok(response) => response,
+            Err(error) => return Ok(Err(error)),
+        };
         let (head, body) = response.into_parts();
-        let body = body
-            .read_to_end(self.inner.config.max_response_body)
-            .await?;
-        Ok(http::Response::from_parts(head, body))
+        let body = body.read_to_end(self.inner.config.max_response_body).await;
+        Ok(body.map(|body| http::Response::from_parts(head, body)))
     }
 
     /// Runs one API call through the call machine: pacing, attempts, backoff, `Retry-After`.
@@ -145,7 +146,7 @@ impl Client {
                 CallAction::Wait { until } => self.pause_until(until, None).await,
                 CallAction::Send { request, attempt } => {
                     let attempt = Attempt::call(operation, attempt);
-                    let result = self.send_buffered(request, attempt).await;
+                    let result = self.send_buffered(request, attempt).await?;
                     machine
                         .handle_response(result.map_err(support::send_failure), SystemTime::now());
                 }
@@ -168,6 +169,9 @@ impl Client {
         let base = self
             .run(crate::calls::discover_drive(self.account()))
             .await?;
-        Ok(DriveHost::new(base, self.inner.config.token.clone()))
+        Ok(DriveHost::new(
+            base,
+            self.inner.config.credentials.initial_access(),
+        ))
     }
 }

@@ -8,6 +8,8 @@ use kommo_files_model::download::{DownloadAction, DownloadMachine};
 use kommo_files_model::wire::{FileObject, FileVersion};
 use kommo_files_model::Operation;
 
+// The async flavour writes through `AsyncWriteExt`; the blocking one needs nothing here.
+#[allow(unused_imports)]
 use super::io::*;
 use super::{files_available, flavour, fs, Body, Client, DownloadWrite};
 use crate::support::{self, Attempt};
@@ -186,10 +188,8 @@ impl Client {
                 DownloadAction::Wait { until } => self.pause_until(until, None).await,
                 DownloadAction::Send { request, attempt } => {
                     let attempt = Attempt::call(Operation::Download, attempt);
-                    let request = support::prepare(request, attempt, &self.inner.config.user_agent);
-                    let head = match self.inner.transport.send_streaming(request).await {
+                    let head = match self.send_authorized(request, attempt).await? {
                         Ok(response) => {
-                            self.heard(response.status());
                             let (head, streamed) = response.into_parts();
                             body = Some(streamed);
                             Ok(http::Response::from_parts(head, ()))

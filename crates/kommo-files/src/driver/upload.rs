@@ -326,7 +326,7 @@ impl Client {
                         }
                     };
                     self.pause_until(self.slot(), None).await;
-                    let result = self.send_buffered(request, attempt).await;
+                    let result = self.send_buffered(request, attempt).await?;
                     machine
                         .handle_response(result.map_err(support::send_failure), SystemTime::now());
                 }
