@@ -23,6 +23,10 @@ pub(crate) async fn route(app: &App, request: &mut Request) -> RouteResult {
     let entity = |segment: &str| EntityType::from_path(segment);
     match (&method, segs.as_slice()) {
         (&Method::GET, ["api", "v4", "account"]) => account(app, request),
+        (&Method::POST, ["oauth2", "access_token"]) => {
+            crate::oauth::access_token(app, request).await
+        }
+        (&Method::GET, ["oauth"]) => crate::oauth::consent(app, request),
         (&Method::GET, ["api", "v4", "files", uuid, "links"]) => {
             links::file_links(app, request, uuid)
         }
