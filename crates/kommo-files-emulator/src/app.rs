@@ -17,6 +17,7 @@ use crate::config::{Behavior, EmulatorConfig, DEFAULT_TOKEN};
 use crate::faults::{FaultBook, HostKind};
 use crate::http::{read_body, ApiError};
 use crate::names::{stable_uuid, IdSource};
+use crate::oauth::OAuth;
 use crate::state::{Data, Sessions};
 use crate::storage::BlobStore;
 
@@ -59,6 +60,7 @@ pub(crate) struct Inner {
     pub(crate) next_log_seq: u64,
     pub(crate) rate: RateLimiter,
     pub(crate) store: BlobStore,
+    pub(crate) oauth: OAuth,
 }
 
 impl Inner {
@@ -113,6 +115,10 @@ impl App {
             None => Data::seeded(clock.now(), tokens[0].user_id),
         };
         let ids = IdSource::new();
+        let mut oauth = OAuth::default();
+        for integration in &config.integrations {
+            oauth.add(integration.clone());
+        }
         let inner = Inner {
             data,
             sessions: Sessions::new(),
@@ -123,6 +129,7 @@ impl App {
             next_log_seq: 0,
             rate: RateLimiter::default(),
             store,
+            oauth,
         };
         inner
             .store
@@ -137,6 +144,15 @@ impl App {
             drive_url,
             account_uuid: stable_uuid(&format!("kommo-files-emulator/account/{ACCOUNT_ID}")),
         })
+    }
+
+    /// The account host as `host:port`, as Kommo's consent redirect gives it in `referer`.
+    pub(crate) fn referer(&self) -> String {
+        let url = &self.account_url;
+        url.split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .trim_end_matches('/')
+            .to_owned()
     }
 
     /// Locks the state. A panic in another request must not take the emulator down with it.
@@ -194,8 +210,17 @@ impl App {
         request: &Request,
         scope: Scope,
     ) -> Result<TokenGrant, ApiError> {
+        let now = self.clock.now();
         let inner = self.lock();
-        match auth::authorize(&inner.tokens, request.bearer(), scope) {
+        // Configured tokens first, then the OAuth access tokens the emulator issued.
+        let issued = request
+            .bearer()
+            .and_then(|token| inner.oauth.grant(token, now));
+        let grants = match &issued {
+            Some(grant) => std::slice::from_ref(grant),
+            None => inner.tokens.as_slice(),
+        };
+        match auth::authorize(grants, request.bearer(), scope) {
             Ok(grant) => Ok(grant.clone()),
             Err(AuthFailure::Unauthorized) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,

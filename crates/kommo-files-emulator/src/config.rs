@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::TokenGrant;
+use crate::oauth::Integration;
 
 /// Status of a **non-final** upload part (spec §6.2, §15.1). The final part is always `200`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -155,6 +156,17 @@ pub struct Behavior {
     /// Real time added before answering every API request, in milliseconds: stands for the
     /// round trip of a real network (benchmarks, timeouts). `0` answers at once.
     pub response_latency_ms: u64,
+    /// Whether a token answer of `POST /oauth2/access_token` carries `server_time` (Kommo's
+    /// answers do; the older documentation shows none), so clients can be tested both ways.
+    pub oauth_server_time: bool,
+    /// Lifetime of an authorization code, in seconds of the emulator clock (Kommo: 20 minutes).
+    pub authorization_code_ttl_secs: u64,
+    /// Lifetime of an OAuth access token, in seconds of the emulator clock (Kommo: 24 hours);
+    /// also the `expires_in` of token answers.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of an unused refresh token, in seconds of the emulator clock (Kommo: 3 months,
+    /// taken as 90 days).
+    pub refresh_token_ttl_secs: u64,
 }
 
 impl Default for Behavior {
@@ -175,6 +187,10 @@ impl Default for Behavior {
             rate_clock: RateClock::default(),
             blocked: false,
             response_latency_ms: 0,
+            oauth_server_time: true,
+            authorization_code_ttl_secs: 20 * 60,
+            access_token_ttl_secs: 24 * 60 * 60,
+            refresh_token_ttl_secs: 90 * 24 * 60 * 60,
         }
     }
 }
@@ -208,12 +224,23 @@ pub struct EmulatorConfig {
     pub data_dir: Option<PathBuf>,
     /// Accepted bearer tokens. Empty means: one full-scope token, [`DEFAULT_TOKEN`].
     pub tokens: Vec<TokenGrant>,
+    /// OAuth integrations whose clients may get tokens at `POST /oauth2/access_token`.
+    pub integrations: Vec<Integration>,
     /// The switchable behaviour.
     pub behavior: Behavior,
 }
 
 /// The token created when no token is configured: scopes `crm`, `files`, `files_delete`.
-pub const DEFAULT_TOKEN: &str = "emulator-token";
+///
+/// It is shaped like a Kommo long-lived token of a private integration: a JWT
+/// (`base64url(header).base64url(payload).base64url(signature)`, header
+/// `{"typ":"JWT","alg":"RS256","jti":…}`) whose payload carries `aud`, `jti`, `iat` and `nbf`
+/// (2026-01-01T00:00:00Z, Unix 1767225600), `exp` five years later (2031-01-01T00:00:00Z,
+/// Unix 1924992000), `sub` `"581651"` (the default user), `account_id` 31000001 and
+/// `scopes` `["crm","files","files_delete"]`. The signature segment is opaque bytes. Like every
+/// configured token it never expires in the emulator: the claims are for clients that read
+/// them, the emulator recognises the token by its value.
+pub const DEFAULT_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImp0aSI6IjVmMGE3YTRlLTRiNWMtNGQxZS05YTUzLTBjNmYxZTJkM2I0YSJ9.eyJhdWQiOiIwYTFiMmMzZC00ZTVmLTRhNmItOGM3ZC05ZTBmMWEyYjNjNGQiLCJqdGkiOiI1ZjBhN2E0ZS00YjVjLTRkMWUtOWE1My0wYzZmMWUyZDNiNGEiLCJpYXQiOjE3NjcyMjU2MDAsIm5iZiI6MTc2NzIyNTYwMCwiZXhwIjoxOTI0OTkyMDAwLCJzdWIiOiI1ODE2NTEiLCJncmFudF90eXBlIjoiIiwiYWNjb3VudF9pZCI6MzEwMDAwMDEsImJhc2VfZG9tYWluIjoia29tbW8uY29tIiwidmVyc2lvbiI6Miwic2NvcGVzIjpbImNybSIsImZpbGVzIiwiZmlsZXNfZGVsZXRlIl0sImhhc2hfdXVpZCI6IjNjOWY2ZDFlLTdhMmItNGM1ZC04ZTlmLTBhMWIyYzNkNGU1ZiIsImFwaV9kb21haW4iOiJhcGktYy5rb21tby5jb20ifQ.n0WaJ81Bt0c6SnBxTGJHmt1jaUjJ8It4cIWBZZYIxAX7wbfmfk1c1-bS0Tag9N--L5_4zKK8uWhSo-yblFZJ8w";
 
 impl Default for EmulatorConfig {
     fn default() -> Self {
@@ -223,6 +250,7 @@ impl Default for EmulatorConfig {
             drive_port: 0,
             data_dir: None,
             tokens: Vec::new(),
+            integrations: Vec::new(),
             behavior: Behavior::default(),
         }
     }

@@ -20,6 +20,7 @@ use crate::faults::{Fault, FaultStatus};
 use crate::http::{
     into_response, parse_json, read_body, ApiError, Reply, ResponseBody, RouteResult,
 };
+use crate::oauth::{Integration, IssuedTokens};
 use crate::storage::Blob;
 
 /// Path prefix of the control API on both listeners.
@@ -156,6 +157,46 @@ impl App {
     }
 }
 
+impl App {
+    /// A code as if consent was given; an unusable one for an unknown client.
+    pub(crate) fn authorization_code(&self, client_id: &str) -> String {
+        self.try_authorization_code(client_id)
+            .unwrap_or_else(|| format!("def50200{}", crate::names::hex(&self.ids.bytes(96))))
+    }
+
+    fn try_authorization_code(&self, client_id: &str) -> Option<String> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let behavior = inner.behavior.clone();
+        inner.oauth.approve(client_id, now, &behavior, &self.ids)
+    }
+
+    /// A fresh pair as if consent was given and the code exchanged; unknown tokens for an
+    /// unknown client.
+    pub(crate) fn issue_tokens(&self, client_id: &str) -> IssuedTokens {
+        self.try_issue_tokens(client_id).unwrap_or_else(|| {
+            let now = self.clock.now();
+            let ttl = self.behavior().access_token_ttl_secs;
+            IssuedTokens {
+                token_type: "Bearer".to_owned(),
+                expires_in: ttl,
+                access_token: format!("unknown-client.{}", crate::names::hex(&self.ids.bytes(32))),
+                refresh_token: format!("def50200{}", crate::names::hex(&self.ids.bytes(96))),
+                server_time: now,
+                expires_at: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            }
+        })
+    }
+
+    fn try_issue_tokens(&self, client_id: &str) -> Option<IssuedTokens> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        let behavior = inner.behavior.clone();
+        inner.oauth.approve(client_id, now, &behavior, &self.ids)?;
+        inner.oauth.issue(client_id, now, &behavior, &self.ids)
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -257,6 +298,40 @@ fn route(app: &App, parts: &Parts, body: &Bytes) -> RouteResult {
         (&Method::POST, "tokens") => {
             app.add_token(from_json(json_body()?)?);
             Ok(Reply::Empty(StatusCode::CREATED))
+        }
+        (&Method::GET, "integrations") => ok(to_json(&app.lock().oauth.statuses())),
+        (&Method::POST, "integrations") => {
+            let integration: Integration = from_json(json_body()?)?;
+            if integration.client_id.is_empty() {
+                return Err(ApiError::bad_request("client_id must not be empty"));
+            }
+            app.lock().oauth.add(integration);
+            Ok(Reply::Empty(StatusCode::CREATED))
+        }
+        (&Method::POST, p) if p.starts_with("integrations/") => {
+            let rest = &p["integrations/".len()..];
+            let (client_id, action) = rest
+                .rsplit_once('/')
+                .ok_or_else(|| ApiError::not_found("no such integration action"))?;
+            let client_id = crate::names::percent_decode(client_id);
+            let unknown = || ApiError::not_found(format!("no integration `{client_id}`"));
+            match action {
+                "revoke" => {
+                    if app.lock().oauth.revoke(&client_id) {
+                        Ok(Reply::Empty(StatusCode::NO_CONTENT))
+                    } else {
+                        Err(unknown())
+                    }
+                }
+                "code" => {
+                    let code = app.try_authorization_code(&client_id).ok_or_else(unknown)?;
+                    ok(json!({ "code": code }))
+                }
+                "tokens" => ok(to_json(
+                    &app.try_issue_tokens(&client_id).ok_or_else(unknown)?,
+                )),
+                _ => Err(ApiError::not_found("no such integration action")),
+            }
         }
         _ => Err(ApiError::not_found(format!(
             "no control route for {} {}",

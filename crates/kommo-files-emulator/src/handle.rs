@@ -19,6 +19,7 @@ use crate::config::{
 };
 use crate::control::{ClockStatus, StoredFile};
 use crate::faults::{Fault, FaultStatus, HostKind};
+use crate::oauth::{Integration, IntegrationStatus, IssuedTokens};
 use crate::server::accept_loop;
 
 /// Entry point: `Emulator::builder()`.
@@ -104,6 +105,19 @@ impl EmulatorBuilder {
     /// Accept a fully described token grant.
     pub fn grant(mut self, grant: TokenGrant) -> Self {
         self.config.tokens.push(grant);
+        self
+    }
+
+    /// Registers an OAuth integration: its users can consent at `GET /oauth` and its server
+    /// can get and refresh tokens at `POST /oauth2/access_token` (repeatable).
+    pub fn integration(mut self, integration: Integration) -> Self {
+        self.config.integrations.push(integration);
+        self
+    }
+
+    /// Whether token answers carry `server_time` (default `true`).
+    pub fn oauth_server_time(mut self, server_time: bool) -> Self {
+        self.config.behavior.oauth_server_time = server_time;
         self
     }
 
@@ -372,6 +386,67 @@ impl EmulatorHandle {
     /// Accepts another token (replacing a grant with the same token).
     pub fn add_token(&self, grant: TokenGrant) {
         self.app.add_token(grant);
+    }
+
+    /// Registers an OAuth integration (replacing one with the same `client_id`, which is then
+    /// active again).
+    pub fn add_integration(&self, integration: Integration) {
+        self.app.lock().oauth.add(integration);
+    }
+
+    /// Revokes an integration, as when the account disables or removes it: its access tokens
+    /// get 401 everywhere, its refresh tokens and credentials 401 at the token endpoint, until
+    /// a new consent. `false` if there is no integration with that `client_id`.
+    pub fn revoke_integration(&self, client_id: &str) -> bool {
+        self.app.lock().oauth.revoke(client_id)
+    }
+
+    /// The registered integrations (without their secrets).
+    pub fn integrations(&self) -> Vec<IntegrationStatus> {
+        self.app.lock().oauth.statuses()
+    }
+
+    /// An authorization code, as if the user had just approved the integration on the consent
+    /// page (a revoked integration is active again). It lives 20 minutes and is single-use.
+    ///
+    /// For an unknown `client_id` the answer is a code the token endpoint refuses (400).
+    ///
+    /// ```
+    /// use kommo_files_emulator::{Emulator, Integration};
+    /// let emulator = Emulator::builder()
+    ///     .integration(Integration::new("client", "secret", "https://example.test/cb"))
+    ///     .start()
+    ///     .unwrap();
+    /// let code = emulator.authorization_code("client");
+    /// assert!(code.starts_with("def50200"));
+    /// ```
+    pub fn authorization_code(&self, client_id: &str) -> String {
+        self.app.authorization_code(client_id)
+    }
+
+    /// A fresh token pair for the integration, without going through a code (as if consent was
+    /// given and the code exchanged), so a test can start from a pair.
+    ///
+    /// For an unknown `client_id` the answer holds tokens the emulator does not know: the
+    /// access token gets 401 and the refresh token 400.
+    ///
+    /// ```
+    /// use kommo_files_emulator::{Emulator, Integration};
+    /// let emulator = Emulator::builder()
+    ///     .integration(Integration::new("client", "secret", "https://example.test/cb"))
+    ///     .start()
+    ///     .unwrap();
+    /// let tokens = emulator.issue_tokens("client");
+    /// assert_eq!(tokens.expires_in, 86_400);
+    /// assert_eq!(tokens.access_token.split('.').count(), 3);
+    /// ```
+    pub fn issue_tokens(&self, client_id: &str) -> IssuedTokens {
+        self.app.issue_tokens(client_id)
+    }
+
+    /// `{account_url}/oauth2/access_token`, the token endpoint.
+    pub fn oauth_token_url(&self) -> String {
+        format!("{}/oauth2/access_token", self.app.account_url)
     }
 
     /// Schedules a fault; returns its id.

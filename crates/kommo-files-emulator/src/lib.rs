@@ -39,6 +39,7 @@ mod faults;
 mod handle;
 mod http;
 mod names;
+mod oauth;
 mod server;
 mod state;
 mod storage;
@@ -54,4 +55,5 @@ pub use config::{
 pub use control::{ClockStatus, StoredFile, StoredVersion, PREFIX as CONTROL_PREFIX};
 pub use faults::{Fault, FaultAction, FaultStatus, HostKind, Occurrence};
 pub use handle::{Emulator, EmulatorBuilder, EmulatorHandle};
+pub use oauth::{Integration, IntegrationStatus, IssuedTokens};
 pub use state::FILE_FIELD_ID_LEADS;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
 use kommo_files_emulator::{
-    AttachStatus, DeleteStatus, DownloadStatus, Emulator, MissingFileStatus, PartStatus, RetryMode,
-    TokenGrant, UploadUrlShape, DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PART_SIZE,
+    AttachStatus, DeleteStatus, DownloadStatus, Emulator, Integration, MissingFileStatus,
+    PartStatus, RetryMode, TokenGrant, UploadUrlShape, DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_MAX_PART_SIZE,
 };
 
 /// A local Kommo (amoCRM) Files API server: account host + drive host, with fault injection.
@@ -30,6 +31,19 @@ struct Args {
     /// none = all). Repeatable. Default: `emulator-token` with all scopes.
     #[arg(long = "token", value_name = "TOKEN[:SCOPES]", value_parser = TokenGrant::parse_flag)]
     tokens: Vec<TokenGrant>,
+    /// OAuth integration as CLIENT_ID,CLIENT_SECRET,REDIRECT_URI (split on the first two
+    /// commas, so the URI may hold `:` and further commas). Repeatable. Its users consent at
+    /// GET /oauth?client_id=..&state=.. (approved at once, 302 to the redirect URI with code,
+    /// state and referer); its server gets tokens at POST /oauth2/access_token.
+    #[arg(
+        long = "integration",
+        value_name = "CLIENT_ID,CLIENT_SECRET,REDIRECT_URI",
+        value_parser = Integration::parse_flag
+    )]
+    integrations: Vec<Integration>,
+    /// Token answers of POST /oauth2/access_token without `server_time`.
+    #[arg(long)]
+    no_server_time: bool,
     /// max_part_size in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_PART_SIZE)]
     max_part_size: u64,
@@ -129,6 +143,7 @@ fn builder(args: Args) -> kommo_files_emulator::EmulatorBuilder {
         .max_file_size(args.max_file_size)
         .rate_limit(args.rate_limit)
         .blocked(args.blocked)
+        .oauth_server_time(!args.no_server_time)
         .response_latency(std::time::Duration::from_millis(args.latency_ms))
         .part_status(match args.part_status {
             PartArg::S202 => PartStatus::Accepted202,
@@ -164,6 +179,9 @@ fn builder(args: Args) -> kommo_files_emulator::EmulatorBuilder {
     for grant in args.tokens {
         builder = builder.grant(grant);
     }
+    for integration in args.integrations {
+        builder = builder.integration(integration);
+    }
     builder
 }
 
@@ -193,6 +211,15 @@ fn main() -> ExitCode {
         for grant in emulator.tokens() {
             let scopes: Vec<&str> = grant.scopes.iter().map(|s| s.code()).collect();
             println!("token: {} ({})", grant.token, scopes.join(","));
+        }
+        for integration in emulator.integrations() {
+            println!(
+                "integration: {} (redirect_uri {})",
+                integration.client_id, integration.redirect_uri
+            );
+        }
+        if !emulator.integrations().is_empty() {
+            println!("oauth_token_url: {}", emulator.oauth_token_url());
         }
         println!("control: {}/__emulator/health", emulator.account_url());
         println!("ready");

@@ -277,6 +277,20 @@ impl IdSource {
         format_uuid(bytes, 4)
     }
 
+    /// `len` fresh random-looking bytes (opaque token parts: OAuth codes, refresh tokens, the
+    /// signature segment of access tokens).
+    pub(crate) fn bytes(&self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 32);
+        while out.len() < len {
+            let n = self.counter.fetch_add(1, Ordering::Relaxed);
+            let mut extra = b"bytes".to_vec();
+            extra.extend_from_slice(&n.to_le_bytes());
+            out.extend_from_slice(&self.digest(&extra));
+        }
+        out.truncate(len);
+        out
+    }
+
     fn digest(&self, extra: &[u8]) -> [u8; 32] {
         Sha256::new()
             .chain_update(self.seed)
@@ -336,6 +350,20 @@ pub(crate) fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Encodes a query-string component: unreserved characters (RFC 3986 §2.3) stay, every other
+/// byte becomes `%XX`.
+pub(crate) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Query string as decoded `(key, value)` pairs, in order.

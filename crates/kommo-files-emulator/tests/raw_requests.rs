@@ -40,6 +40,8 @@ fn request() -> impl Strategy<Value = Vec<u8>> {
         "/api/v4/leads/1/notes",
         "/api/v4/leads/-1",
         "/%ff%00/..",
+        "/oauth2/access_token",
+        "/oauth?client_id=fuzz-client&state=%ff",
         "*",
     ]);
     let header = prop::sample::select(vec![
@@ -56,6 +58,10 @@ fn request() -> impl Strategy<Value = Vec<u8>> {
         Just(String::new()),
         Just(r#"{"file_name":"a.txt","file_size":3}"#.to_owned()),
         Just(r#"[{"uuid":"x"}]"#.to_owned()),
+        Just(
+            r#"{"client_id":"fuzz-client","client_secret":"fuzz-secret","grant_type":"refresh_token","refresh_token":"x"}"#
+                .to_owned()
+        ),
         Just("5\r\nhello\r\n0\r\n\r\n".to_owned()),
         "\\PC{0,60}",
     ];

@@ -11,8 +11,9 @@ use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::app::{App, Inner, Request, ACCOUNT_ID};
-use crate::auth::Scope;
+use crate::auth::{Scope, TokenGrant};
 use crate::http::{ApiError, Reply, RouteResult};
+use crate::names::stable_uuid;
 use crate::state::EntityType;
 
 /// Routes an account-host request. Drive paths answer 404 here, as on the real account host.
@@ -23,6 +24,10 @@ pub(crate) async fn route(app: &App, request: &mut Request) -> RouteResult {
     let entity = |segment: &str| EntityType::from_path(segment);
     match (&method, segs.as_slice()) {
         (&Method::GET, ["api", "v4", "account"]) => account(app, request),
+        (&Method::POST, ["oauth2", "access_token"]) => {
+            crate::oauth::access_token(app, request).await
+        }
+        (&Method::GET, ["oauth"]) => crate::oauth::consent(app, request),
         (&Method::GET, ["api", "v4", "files", uuid, "links"]) => {
             links::file_links(app, request, uuid)
         }
@@ -105,7 +110,10 @@ fn batch_items<'a>(
     }))
 }
 
-/// `GET /api/v4/account[?with=drive_url]`
+/// When the emulated account was created (and last changed): 2024-01-01T00:00:00Z.
+const ACCOUNT_CREATED_AT: i64 = 1_704_067_200;
+
+/// `GET /api/v4/account[?with=drive_url,amojo_id,uuid,version]`
 fn account(app: &App, request: &Request) -> RouteResult {
     let grant = app.authorize(request, Scope::Crm)?;
     let with: Vec<String> = request
@@ -118,16 +126,44 @@ fn account(app: &App, request: &Request) -> RouteResult {
                 .collect::<Vec<_>>()
         })
         .collect();
+    // Every field the real account object always has (the official PHP SDK reads them all
+    // unconditionally), with the values of a plain Kommo account.
     let mut body = json!({
         "id": ACCOUNT_ID,
         "name": "Kommo Files Emulator",
         "subdomain": "emulator",
+        "created_at": ACCOUNT_CREATED_AT,
+        "created_by": TokenGrant::DEFAULT_USER_ID,
+        "updated_at": ACCOUNT_CREATED_AT,
+        "updated_by": TokenGrant::DEFAULT_USER_ID,
         "current_user_id": grant.user_id,
         "country": "US",
         "currency": "USD",
+        "currency_symbol": "$",
+        "customers_mode": "disabled",
+        "is_unsorted_on": true,
+        "mobile_feature_version": 0,
+        "is_loss_reason_enabled": true,
+        "is_helpbot_enabled": false,
+        "is_technical_account": false,
+        "contact_name_display_order": 1,
         "_links": { "self": { "href": format!("{}/api/v4/account", app.account_url) } },
     });
-    if with.iter().any(|w| w == "drive_url") {
+    let asked = |name: &str| with.iter().any(|w| w == name);
+    if asked("amojo_id") {
+        body["amojo_id"] = json!(stable_uuid(&format!(
+            "kommo-files-emulator/amojo/{ACCOUNT_ID}"
+        )));
+    }
+    if asked("uuid") {
+        body["uuid"] = json!(stable_uuid(&format!(
+            "kommo-files-emulator/uuid/{ACCOUNT_ID}"
+        )));
+    }
+    if asked("version") {
+        body["version"] = json!(11);
+    }
+    if asked("drive_url") {
         body["drive_url"] = json!(app.drive_url);
     }
     Ok(Reply::Json(StatusCode::OK, body))

@@ -19,6 +19,46 @@ fn account_points_at_the_drive_listener() {
 }
 
 #[test]
+fn account_has_every_field_the_php_sdk_reads() {
+    let api = Api::start();
+    let body = api.account("GET", "/api/v4/account", None).json();
+    let expected = [
+        ("id", "number"),
+        ("name", "string"),
+        ("subdomain", "string"),
+        ("created_at", "number"),
+        ("created_by", "number"),
+        ("updated_at", "number"),
+        ("updated_by", "number"),
+        ("current_user_id", "number"),
+        ("country", "string"),
+        ("currency", "string"),
+        ("currency_symbol", "string"),
+        ("customers_mode", "string"),
+        ("is_unsorted_on", "bool"),
+        ("mobile_feature_version", "number"),
+        ("is_loss_reason_enabled", "bool"),
+        ("is_helpbot_enabled", "bool"),
+        ("is_technical_account", "bool"),
+        ("contact_name_display_order", "number"),
+    ];
+    for (field, kind) in expected {
+        let value = &body[field];
+        let ok = match kind {
+            "number" => value.is_u64(),
+            "string" => value.as_str().is_some_and(|s| !s.is_empty()),
+            _ => value.is_boolean(),
+        };
+        assert!(ok, "{field}: {value}");
+    }
+    assert_eq!(
+        body["_links"]["self"]["href"],
+        format!("{}/api/v4/account", api.emu.account_url())
+    );
+    assert!(body.get("drive_url").is_none() && body.get("amojo_id").is_none());
+}
+
+#[test]
 fn each_host_answers_404_for_the_other_hosts_paths() {
     let api = Api::start();
     let file = api.upload("a.txt", b"a");

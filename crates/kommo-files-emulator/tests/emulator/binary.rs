@@ -8,7 +8,14 @@ use crate::common::agent;
 #[test]
 fn the_binary_starts_serves_and_stops_on_ctrl_c() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kommo-files-emulator"))
-        .args(["--token", "bin-token:crm,files", "--max-part-size", "1024"])
+        .args([
+            "--token",
+            "bin-token:crm,files",
+            "--max-part-size",
+            "1024",
+            "--integration",
+            "client-1,secret-1,http://127.0.0.1:9/cb?a=1,2",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -17,10 +24,14 @@ fn the_binary_starts_serves_and_stops_on_ctrl_c() {
     let mut lines = BufReader::new(stdout).lines();
     let mut account_url = String::new();
     let mut token_line = String::new();
+    let mut integration_line = String::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(url) = line.strip_prefix("account_url: ") {
             account_url = url.to_owned();
+        }
+        if line.starts_with("integration: ") {
+            integration_line = line.clone();
         }
         if line.starts_with("token: ") {
             token_line = line.clone();
@@ -30,6 +41,19 @@ fn the_binary_starts_serves_and_stops_on_ctrl_c() {
         }
     }
     assert_eq!(token_line, "token: bin-token (crm,files)");
+    assert_eq!(
+        integration_line,
+        "integration: client-1 (redirect_uri http://127.0.0.1:9/cb?a=1,2)"
+    );
+    // The integration's credentials reach the token endpoint: a wrong code is a 400.
+    let refused = agent()
+        .post(&format!("{account_url}/oauth2/access_token"))
+        .header("Content-Type", "application/json")
+        .send(
+            r#"{"client_id":"client-1","client_secret":"secret-1","grant_type":"authorization_code","code":"x","redirect_uri":"http://127.0.0.1:9/cb?a=1,2"}"#,
+        )
+        .unwrap();
+    assert_eq!(refused.status(), 400);
     let mut response = agent()
         .get(&format!("{account_url}/api/v4/account?with=drive_url"))
         .header("Authorization", "Bearer bin-token")

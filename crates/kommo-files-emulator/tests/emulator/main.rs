@@ -8,6 +8,7 @@ mod binary;
 mod control;
 mod faults;
 mod files;
+mod oauth;
 mod persistence;
 mod strict;
 mod upload;

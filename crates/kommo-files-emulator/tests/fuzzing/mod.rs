@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use kommo_files_emulator::{Emulator, EmulatorHandle};
+use kommo_files_emulator::{Emulator, EmulatorHandle, Integration};
 
 static EMULATOR: OnceLock<EmulatorHandle> = OnceLock::new();
 static SENT: AtomicU64 = AtomicU64::new(0);
@@ -24,6 +24,11 @@ pub fn emulator() -> &'static EmulatorHandle {
     EMULATOR.get_or_init(|| {
         Emulator::builder()
             .max_part_size(1024)
+            .integration(Integration::new(
+                "fuzz-client",
+                "fuzz-secret",
+                "http://127.0.0.1:9/cb",
+            ))
             .start()
             .expect("the emulator starts")
     })
