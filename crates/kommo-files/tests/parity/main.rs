@@ -23,6 +23,7 @@ mod common;
 mod endpoints;
 mod exactly_once;
 mod faults;
+mod oauth;
 mod pacing;
 mod resume;
 mod secrets;
@@ -69,6 +70,26 @@ pub(crate) mod blocking {
     crate::resume::scenarios!(maybe_async::must_be_sync);
     crate::secrets::scenarios!(maybe_async::must_be_sync);
     crate::pacing::scenarios!(maybe_async::must_be_sync);
+    crate::oauth::scenarios!(maybe_async::must_be_sync);
+
+    /// `count` calls at once, one thread each, through clones of `client`.
+    pub(crate) fn concurrent_gets(
+        client: &Client,
+        count: usize,
+    ) -> Vec<Result<Option<FileObject>, Error>> {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..count)
+                .map(|_| {
+                    let client = client.clone();
+                    scope.spawn(move || client.get_file("no-such-file"))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("call thread"))
+                .collect()
+        })
+    }
 }
 
 /// The async client's expansion of every template.
@@ -112,6 +133,25 @@ pub(crate) mod asynchronous {
     crate::resume::scenarios!(maybe_async::must_be_async(AFIT));
     crate::secrets::scenarios!(maybe_async::must_be_async(AFIT));
     crate::pacing::scenarios!(maybe_async::must_be_async(AFIT));
+    crate::oauth::scenarios!(maybe_async::must_be_async(AFIT));
+
+    /// `count` calls at once, one task each, through clones of `client`.
+    pub(crate) async fn concurrent_gets(
+        client: &Client,
+        count: usize,
+    ) -> Vec<Result<Option<FileObject>, Error>> {
+        let tasks: Vec<_> = (0..count)
+            .map(|_| {
+                let client = client.clone();
+                tokio::spawn(async move { client.get_file("no-such-file").await })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(count);
+        for task in tasks {
+            results.push(task.await.expect("call task"));
+        }
+        results
+    }
 }
 
 /// `#[test] fn $blocking` and `#[tokio::test] async fn $async` running scenario
@@ -249,4 +289,31 @@ parity_tests! {
     pacing::paced_at_exactly_the_limit =>
         blocking_paced_at_exactly_the_limit,
         async_paced_at_exactly_the_limit;
+    oauth::expiry_during_an_upload_refreshes_once =>
+        blocking_expiry_during_an_upload_refreshes_once,
+        async_expiry_during_an_upload_refreshes_once;
+    oauth::concurrent_calls_on_an_expired_token_refresh_once =>
+        blocking_concurrent_calls_on_an_expired_token_refresh_once,
+        async_concurrent_calls_on_an_expired_token_refresh_once;
+    oauth::concurrent_calls_refresh_ahead_once =>
+        blocking_concurrent_calls_refresh_ahead_once,
+        async_concurrent_calls_refresh_ahead_once;
+    oauth::a_spent_refresh_token_is_a_clear_error =>
+        blocking_a_spent_refresh_token_is_a_clear_error,
+        async_a_spent_refresh_token_is_a_clear_error;
+    oauth::a_revoked_integration_is_one_clear_error =>
+        blocking_a_revoked_integration_is_one_clear_error,
+        async_a_revoked_integration_is_one_clear_error;
+    oauth::a_shared_store_refreshes_once =>
+        blocking_a_shared_store_refreshes_once,
+        async_a_shared_store_refreshes_once;
+    oauth::the_hook_saves_before_use =>
+        blocking_the_hook_saves_before_use,
+        async_the_hook_saves_before_use;
+    oauth::a_long_lived_token_is_not_refreshed =>
+        blocking_a_long_lived_token_is_not_refreshed,
+        async_a_long_lived_token_is_not_refreshed;
+    oauth::a_code_is_exchanged_once =>
+        blocking_a_code_is_exchanged_once,
+        async_a_code_is_exchanged_once;
 }
