@@ -731,7 +731,7 @@ fn upload_answer(
 // ---------------------------------------------------------------------------------------------
 // The call machine.
 
-const OPERATIONS: [Operation; 18] = [
+const OPERATIONS: [Operation; 20] = [
     Operation::DiscoverDrive,
     Operation::CreateSession,
     Operation::UploadPart,
