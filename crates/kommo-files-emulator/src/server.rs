@@ -76,7 +76,7 @@ async fn serve_connection(
 
 /// The most of an unread request body read (and dropped) before answering: enough for any
 /// part the emulator hands out sizes for.
-const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
+pub(crate) const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
 
 /// Closes the connection without an answer: fire the kill signal and never complete.
 async fn close_connection(kill: &Notify) -> Response<ResponseBody> {
@@ -202,6 +202,10 @@ async fn handle(
         }
         Some(action) => {
             if let Some(reply) = canned_reply(action) {
+                // A canned answer replaces the endpoint, not the reading of the request: sent
+                // before the body is in, it would reach a client still writing a part as a
+                // connection reset, depending on timing.
+                request.drain(DRAIN_LIMIT).await;
                 let response = into_response(host, Ok(reply));
                 record.status = Some(response.status().as_u16());
                 app.lock().record(record);
