@@ -6,7 +6,6 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -280,15 +279,7 @@ impl Request {
     /// under it: the client would see a broken pipe, not the answer (a 404 to a re-sent part,
     /// say), and whether it saw one or the other would be a matter of timing.
     pub(crate) async fn drain(&mut self, limit: u64) {
-        let mut drained = 0u64;
-        while drained <= limit {
-            match self.body.frame().await {
-                Some(Ok(frame)) => {
-                    drained += frame.data_ref().map_or(0, |data| data.len() as u64);
-                }
-                _ => return,
-            }
-        }
+        crate::http::drain_body(&mut self.body, limit).await;
     }
 
     /// Decoded query pairs.

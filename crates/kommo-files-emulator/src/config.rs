@@ -228,6 +228,12 @@ pub struct EmulatorConfig {
     pub integrations: Vec<Integration>,
     /// The switchable behaviour.
     pub behavior: Behavior,
+    /// Serve HTTPS on both listeners with a certificate made at start (feature `tls`; without
+    /// it, starting fails with [`std::io::ErrorKind::Unsupported`]).
+    pub tls: bool,
+    /// Where to write the CA certificate (PEM) when `tls` is on. `None`: `ca.pem` in the data
+    /// directory, or else a file in the system temp directory removed when the emulator stops.
+    pub tls_ca_path: Option<PathBuf>,
 }
 
 /// The token created when no token is configured: scopes `crm`, `files`, `files_delete`.
@@ -252,6 +258,8 @@ impl Default for EmulatorConfig {
             tokens: Vec::new(),
             integrations: Vec::new(),
             behavior: Behavior::default(),
+            tls: false,
+            tls_ca_path: None,
         }
     }
 }

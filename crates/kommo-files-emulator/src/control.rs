@@ -224,13 +224,17 @@ fn patch_behavior(current: &Behavior, patch: Value) -> Result<Behavior, ApiError
 /// Serves `/__emulator/...`.
 pub(crate) async fn handle(app: &App, parts: Parts, mut body: Incoming) -> Response<ResponseBody> {
     let mut bytes_in = 0;
-    let body = read_body(&mut body, 1024 * 1024, &mut bytes_in, || {
+    let read = read_body(&mut body, 1024 * 1024, &mut bytes_in, || {
         ApiError::bad_request("control request body is too large")
     })
     .await;
-    let result = match body {
-        Ok(body) => route(app, &parts, &body),
-        Err(e) => Err(e),
+    let result = match read {
+        Ok(bytes) => route(app, &parts, &bytes),
+        Err(e) => {
+            // Answer a too-large body only once the client has finished sending it.
+            crate::http::drain_body(&mut body, crate::server::DRAIN_LIMIT).await;
+            Err(e)
+        }
     };
     // Control answers are plain JSON, like the drive host.
     into_response(HostKind::Drive, result)

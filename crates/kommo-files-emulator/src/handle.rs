@@ -20,7 +20,7 @@ use crate::config::{
 use crate::control::{ClockStatus, StoredFile};
 use crate::faults::{Fault, FaultStatus, HostKind};
 use crate::oauth::{Integration, IntegrationStatus, IssuedTokens};
-use crate::server::accept_loop;
+use crate::server::{accept_loop, Tls};
 
 /// Entry point: `Emulator::builder()`.
 ///
@@ -221,11 +221,60 @@ impl EmulatorBuilder {
         ))
     }
 
+    /// Serve HTTPS on both listeners (feature `tls`, on by default): a CA and a server
+    /// certificate for `127.0.0.1`, `::1` and `localhost` are made at start, the URLs become
+    /// `https://127.0.0.1:port`, and the CA certificate is written to a file
+    /// ([`EmulatorHandle::ca_certificate_path`]) for clients to trust. Without the feature,
+    /// starting fails with [`io::ErrorKind::Unsupported`].
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.config.tls = tls;
+        self
+    }
+
+    /// Where to write the CA certificate with [`tls`](Self::tls) (default: `ca.pem` in the
+    /// data directory, or else a temp file removed when the emulator stops).
+    pub fn tls_ca_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.tls_ca_path = Some(path.into());
+        self
+    }
+
+    /// Binds both listeners, builds the app and, with TLS, the certificates.
+    fn prepare(&self) -> io::Result<Prepared> {
+        #[cfg(not(feature = "tls"))]
+        if self.config.tls {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "TLS asked for, but kommo-files-emulator was built without its `tls` feature",
+            ));
+        }
+        let (account, drive) = self.bind_std()?;
+        let app = self.app(&account, &drive)?;
+        #[cfg(feature = "tls")]
+        let (tls, ca) = if self.config.tls {
+            let setup = crate::tls::generate(self.config.bind)?;
+            let port = account.local_addr()?.port();
+            let ca = CaFile::write(&self.config, port, setup.ca_pem)?;
+            (Some(setup.acceptor), Some(ca))
+        } else {
+            (None, None)
+        };
+        #[cfg(not(feature = "tls"))]
+        let (tls, ca): (Tls, Option<CaFile>) = (None, None);
+        Ok(Prepared {
+            account,
+            drive,
+            app,
+            tls,
+            ca,
+        })
+    }
+
     fn app(
         &self,
         account: &std::net::TcpListener,
         drive: &std::net::TcpListener,
     ) -> io::Result<Arc<App>> {
+        let scheme = if self.config.tls { "https" } else { "http" };
         let url = |listener: &std::net::TcpListener| -> io::Result<String> {
             let address = listener.local_addr()?;
             // A wildcard bind is still reached through loopback from this machine.
@@ -234,7 +283,10 @@ impl EmulatorBuilder {
             } else {
                 address.ip()
             };
-            Ok(format!("http://{}", SocketAddr::new(ip, address.port())))
+            Ok(format!(
+                "{scheme}://{}",
+                SocketAddr::new(ip, address.port())
+            ))
         };
         Ok(Arc::new(App::new(
             &self.config,
@@ -251,8 +303,13 @@ impl EmulatorBuilder {
     /// println!("account host at {}", emulator.account_url());
     /// ```
     pub fn start(self) -> io::Result<EmulatorHandle> {
-        let (account, drive) = self.bind_std()?;
-        let app = self.app(&account, &drive)?;
+        let Prepared {
+            account,
+            drive,
+            app,
+            tls,
+            ca,
+        } = self.prepare()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("kommo-files-emulator")
@@ -267,12 +324,14 @@ impl EmulatorBuilder {
                 account,
                 app.clone(),
                 HostKind::Account,
+                tls.clone(),
                 stopped.clone(),
             ));
             runtime.spawn(accept_loop(
                 drive,
                 app.clone(),
                 HostKind::Drive,
+                tls,
                 stopped.clone(),
             ));
         }
@@ -293,6 +352,7 @@ impl EmulatorBuilder {
             app,
             shutdown,
             thread: Some(thread),
+            ca,
         })
     }
 
@@ -307,8 +367,13 @@ impl EmulatorBuilder {
     /// # }
     /// ```
     pub async fn start_async(self) -> io::Result<EmulatorHandle> {
-        let (account, drive) = self.bind_std()?;
-        let app = self.app(&account, &drive)?;
+        let Prepared {
+            account,
+            drive,
+            app,
+            tls,
+            ca,
+        } = self.prepare()?;
         let (shutdown, stopped) = watch::channel(false);
         let account = TcpListener::from_std(account)?;
         let drive = TcpListener::from_std(drive)?;
@@ -316,13 +381,67 @@ impl EmulatorBuilder {
             account,
             app.clone(),
             HostKind::Account,
+            tls.clone(),
             stopped.clone(),
         ));
-        tokio::spawn(accept_loop(drive, app.clone(), HostKind::Drive, stopped));
+        tokio::spawn(accept_loop(
+            drive,
+            app.clone(),
+            HostKind::Drive,
+            tls,
+            stopped,
+        ));
         Ok(EmulatorHandle {
             app,
             shutdown,
             thread: None,
+            ca,
+        })
+    }
+}
+
+/// Listeners, app and TLS set up, not yet serving.
+struct Prepared {
+    account: std::net::TcpListener,
+    drive: std::net::TcpListener,
+    app: Arc<App>,
+    tls: Tls,
+    ca: Option<CaFile>,
+}
+
+/// The CA certificate of an HTTPS emulator and the file it was written to.
+#[derive(Debug)]
+struct CaFile {
+    pem: String,
+    path: PathBuf,
+    /// A temp file of ours: removed when the emulator stops.
+    remove_on_drop: bool,
+}
+
+impl CaFile {
+    #[cfg(feature = "tls")]
+    fn write(config: &EmulatorConfig, port: u16, pem: String) -> io::Result<Self> {
+        let (path, remove_on_drop) = match (&config.tls_ca_path, &config.data_dir) {
+            (Some(path), _) => (path.clone(), false),
+            (None, Some(dir)) => (dir.join("ca.pem"), false),
+            (None, None) => (
+                std::env::temp_dir().join(format!(
+                    "kommo-files-emulator-ca-{}-{port}.pem",
+                    std::process::id()
+                )),
+                true,
+            ),
+        };
+        std::fs::write(&path, &pem).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot write the CA certificate to {}: {e}", path.display()),
+            )
+        })?;
+        Ok(CaFile {
+            pem,
+            path,
+            remove_on_drop,
         })
     }
 }
@@ -347,6 +466,7 @@ pub struct EmulatorHandle {
     app: Arc<App>,
     shutdown: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
+    ca: Option<CaFile>,
 }
 
 impl fmt::Debug for EmulatorHandle {
@@ -367,6 +487,19 @@ impl EmulatorHandle {
     /// Base URL of the drive host (what `GET /api/v4/account?with=drive_url` returns).
     pub fn drive_url(&self) -> &str {
         &self.app.drive_url
+    }
+
+    /// The CA certificate (PEM) that signed the HTTPS listeners' certificate, when started
+    /// with [`tls`](EmulatorBuilder::tls); `None` for plain HTTP.
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.ca.as_ref().map(|ca| ca.pem.as_str())
+    }
+
+    /// The file holding [`ca_certificate_pem`](Self::ca_certificate_pem): give it to clients
+    /// (`curl --cacert`, `NODE_EXTRA_CA_CERTS`, `REQUESTS_CA_BUNDLE`, ...). `None` for plain
+    /// HTTP.
+    pub fn ca_certificate_path(&self) -> Option<&std::path::Path> {
+        self.ca.as_ref().map(|ca| ca.path.as_path())
     }
 
     /// The first configured token (the default one has every scope).
@@ -533,6 +666,9 @@ impl Drop for EmulatorHandle {
         let _ = self.shutdown.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+        if let Some(ca) = self.ca.as_ref().filter(|ca| ca.remove_on_drop) {
+            let _ = std::fs::remove_file(&ca.path);
         }
     }
 }

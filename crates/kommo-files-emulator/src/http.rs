@@ -249,6 +249,23 @@ pub(crate) async fn read_body(
     Ok(Bytes::from(collected))
 }
 
+/// Reads and discards what is left of a request body (at most about `limit` bytes), so that an
+/// answer is sent only once the client has finished writing: answering earlier and closing
+/// would reset the connection under a client still sending (see [`Request::drain`]).
+///
+/// [`Request::drain`]: crate::app::Request::drain
+pub(crate) async fn drain_body(body: &mut Incoming, limit: u64) {
+    let mut drained = 0u64;
+    while drained <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                drained += frame.data_ref().map_or(0, |data| data.len() as u64);
+            }
+            _ => return,
+        }
+    }
+}
+
 /// Parses a JSON request body, with a 400 that says what is wrong.
 ///
 /// The parse is strict: an object with the same key twice is a 400 `validation-errors` with

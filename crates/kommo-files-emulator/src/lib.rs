@@ -6,6 +6,10 @@
 //! API — methods on [`EmulatorHandle`] and JSON under `/__emulator/` — schedules faults, moves
 //! the clock, and shows the request log and the SHA-256 of every stored version.
 //!
+//! The account host also runs Kommo's OAuth 2.0 ([`Integration`], `POST /oauth2/access_token`,
+//! a consent page that approves at once), and with the `tls` feature both hosts can serve
+//! HTTPS ([`EmulatorBuilder::tls`]).
+//!
 //! It is an independent implementation of the wire contract (it shares no types with the SDK),
 //! so the two check each other.
 //!
@@ -43,6 +47,8 @@ mod oauth;
 mod server;
 mod state;
 mod storage;
+#[cfg(feature = "tls")]
+mod tls;
 mod token;
 
 pub use app::RequestRecord;

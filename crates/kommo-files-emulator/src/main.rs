@@ -44,6 +44,14 @@ struct Args {
     /// Token answers of POST /oauth2/access_token without `server_time`.
     #[arg(long)]
     no_server_time: bool,
+    /// Serve HTTPS on both listeners, with a CA and certificate (127.0.0.1, ::1, localhost)
+    /// made at start; the CA certificate is written to a file, printed as `ca_certificate:`.
+    #[arg(long)]
+    tls: bool,
+    /// Where --tls writes the CA certificate (PEM). Default: DATA_DIR/ca.pem, or else a file in
+    /// the temp directory, removed on exit.
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    tls_ca_path: Option<PathBuf>,
     /// max_part_size in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_PART_SIZE)]
     max_part_size: u64,
@@ -144,6 +152,7 @@ fn builder(args: Args) -> kommo_files_emulator::EmulatorBuilder {
         .rate_limit(args.rate_limit)
         .blocked(args.blocked)
         .oauth_server_time(!args.no_server_time)
+        .tls(args.tls)
         .response_latency(std::time::Duration::from_millis(args.latency_ms))
         .part_status(match args.part_status {
             PartArg::S202 => PartStatus::Accepted202,
@@ -173,6 +182,9 @@ fn builder(args: Args) -> kommo_files_emulator::EmulatorBuilder {
             ShapeArg::Upload => UploadUrlShape::Upload,
             ShapeArg::Sessions => UploadUrlShape::Sessions,
         });
+    if let Some(path) = args.tls_ca_path {
+        builder = builder.tls_ca_path(path);
+    }
     if let Some(dir) = args.data_dir {
         builder = builder.data_dir(dir);
     }
@@ -208,6 +220,9 @@ fn main() -> ExitCode {
         };
         println!("account_url: {}", emulator.account_url());
         println!("drive_url: {}", emulator.drive_url());
+        if let Some(path) = emulator.ca_certificate_path() {
+            println!("ca_certificate: {}", path.display());
+        }
         for grant in emulator.tokens() {
             let scopes: Vec<&str> = grant.scopes.iter().map(|s| s.code()).collect();
             println!("token: {} ({})", grant.token, scopes.join(","));

@@ -26,11 +26,28 @@ use crate::control;
 use crate::faults::{FaultAction, HostKind};
 use crate::http::{html_page, into_response, problem, ApiError, Reply, ResponseBody, RouteResult};
 
+/// The TLS acceptor of a listener, when it serves HTTPS.
+#[cfg(feature = "tls")]
+pub(crate) type Tls = Option<tokio_rustls::TlsAcceptor>;
+/// The TLS acceptor of a listener: always `None` without the `tls` feature.
+#[cfg(not(feature = "tls"))]
+pub(crate) type Tls = Option<NoTls>;
+
+/// Stands for a TLS acceptor without the `tls` feature: no value exists.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone)]
+pub(crate) enum NoTls {}
+
+/// How long a client gets to complete the TLS handshake.
+#[cfg(feature = "tls")]
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Accepts connections until shutdown is signalled.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
     host: HostKind,
+    tls: Tls,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -42,19 +59,39 @@ pub(crate) async fn accept_loop(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_connection(stream, app.clone(), host, shutdown.clone()));
+                let (app, shutdown) = (app.clone(), shutdown.clone());
+                match tls.clone() {
+                    None => {
+                        tokio::spawn(serve_connection(stream, app, host, shutdown));
+                    }
+                    #[cfg(feature = "tls")]
+                    Some(acceptor) => {
+                        tokio::spawn(async move {
+                            // A failed or stalled handshake only drops this connection.
+                            let handshake =
+                                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                            if let Ok(Ok(stream)) = handshake.await {
+                                serve_connection(stream, app, host, shutdown).await;
+                            }
+                        });
+                    }
+                    #[cfg(not(feature = "tls"))]
+                    Some(never) => match never {},
+                }
             }
             _ = shutdown.changed() => break,
         }
     }
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     app: Arc<App>,
     host: HostKind,
     mut shutdown: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let kill = Arc::new(Notify::new());
     let service = {
         let kill = kill.clone();
@@ -76,7 +113,7 @@ async fn serve_connection(
 
 /// The most of an unread request body read (and dropped) before answering: enough for any
 /// part the emulator hands out sizes for.
-const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
+pub(crate) const DRAIN_LIMIT: u64 = 128 * 1024 * 1024;
 
 /// Closes the connection without an answer: fire the kill signal and never complete.
 async fn close_connection(kill: &Notify) -> Response<ResponseBody> {
@@ -202,6 +239,10 @@ async fn handle(
         }
         Some(action) => {
             if let Some(reply) = canned_reply(action) {
+                // A canned answer replaces the endpoint, not the reading of the request: sent
+                // before the body is in, it would reach a client still writing a part as a
+                // connection reset, depending on timing.
+                request.drain(DRAIN_LIMIT).await;
                 let response = into_response(host, Ok(reply));
                 record.status = Some(response.status().as_u16());
                 app.lock().record(record);

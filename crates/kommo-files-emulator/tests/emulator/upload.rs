@@ -343,3 +343,158 @@ fn a_refused_part_is_answered_after_its_body() {
         assert_eq!(answer.status, 404, "attempt {attempt}");
     }
 }
+
+/// Reads one HTTP/1.1 response (head plus a `Content-Length` body) from a raw socket; `Err`
+/// when the connection fails or closes before the response is complete.
+fn read_response(stream: &mut std::net::TcpStream) -> std::io::Result<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if buffer.len() >= end + 4 + length {
+                let body = buffer[end + 4..end + 4 + length].to_vec();
+                return Ok((head, body));
+            }
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "closed after {} bytes: {}",
+                    buffer.len(),
+                    String::from_utf8_lossy(&buffer)
+                ),
+            ));
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// POSTs `body` to `path` on a raw socket, `Content-Length` or chunked, writing it on another
+/// thread while this one waits for the answer (as Node's `http` does); returns the answer's
+/// head and body and the socket, still open. Panics if the connection fails or closes first,
+/// or if the body could not be written whole.
+fn raw_post(
+    address: &str,
+    path: &str,
+    body: &[u8],
+    chunked: bool,
+) -> (String, Vec<u8>, std::net::TcpStream) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut request = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\n").into_bytes();
+    if chunked {
+        request.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        for piece in body.chunks(64 * 1024) {
+            request.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            request.extend_from_slice(piece);
+            request.extend_from_slice(b"\r\n");
+        }
+        request.extend_from_slice(b"0\r\n\r\n");
+    } else {
+        request.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+        request.extend_from_slice(body);
+    }
+    let mut writer = stream.try_clone().unwrap();
+    let written = std::thread::spawn(move || writer.write_all(&request));
+    let (head, answer) = read_response(&mut stream)
+        .unwrap_or_else(|e| panic!("POST {path} (chunked: {chunked}): no complete answer: {e}"));
+    written
+        .join()
+        .unwrap()
+        .unwrap_or_else(|e| panic!("POST {path}: the body could not be written whole: {e}"));
+    (head, answer, stream)
+}
+
+/// Sends another request on `stream` and checks that it is answered: the connection survived.
+fn assert_still_usable(stream: &mut std::net::TcpStream, address: &str, token: &str) {
+    use std::io::Write;
+    let next = format!(
+        "GET /v1.0/files HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    );
+    stream.write_all(next.as_bytes()).unwrap();
+    let (head, _) = read_response(stream).unwrap();
+    assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+}
+
+/// A part larger than `max_part_size` is answered 400 after its whole body was read: a client
+/// that writes the body while the answer is decided reads a complete 400 and never a
+/// connection reset; the connection even stays usable. Raw sockets, with `Content-Length` and
+/// chunked bodies, many times over.
+#[test]
+fn an_oversized_part_gets_a_complete_400_after_its_body_on_a_raw_socket() {
+    let api = Api::start();
+    let max = kommo_files_emulator::DEFAULT_MAX_PART_SIZE as usize;
+    let part = pattern(4 * max + 17);
+    let session = api.session(json!({ "file_name": "big.bin", "file_size": 64 * max }));
+    let url = session["upload_url"].as_str().unwrap().to_owned();
+    let path = url.trim_start_matches(api.emu.drive_url()).to_owned();
+    let address = api.emu.drive_url().trim_start_matches("http://").to_owned();
+    for attempt in 0..20 {
+        let (head, body, mut stream) = raw_post(&address, &path, &part, attempt % 2 == 1);
+        assert!(
+            head.starts_with("HTTP/1.1 400"),
+            "attempt {attempt}: {head}"
+        );
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains("max_part_size"), "{problem}");
+        assert_still_usable(&mut stream, &address, &api.token());
+    }
+    // Nothing was stored, and the URL still takes a part of the right size.
+    assert!(api.emu.files().is_empty());
+    let ok = api.send("POST", &url, None, Some(&part[..max]));
+    assert_eq!(ok.status, 202, "{}", ok.text());
+}
+
+/// A fault that answers instead of the endpoint (`status`, `html_error`, ...) still answers
+/// after the body is in, so a client sending a part reads the injected answer, not a reset.
+#[test]
+fn a_canned_fault_answers_a_large_part_after_its_body() {
+    use kommo_files_emulator::{Fault, FaultAction};
+    let api = Api::start();
+    api.emu.add_fault(
+        Fault::new(FaultAction::HtmlError { status: 502 })
+            .path("*/upload/*")
+            .every(),
+    );
+    let part = pattern(8 * 1024 * 1024);
+    let address = api.emu.drive_url().trim_start_matches("http://").to_owned();
+    for attempt in 0..6 {
+        let (head, body, mut stream) =
+            raw_post(&address, "/upload/any-token", &part, attempt % 2 == 1);
+        assert!(
+            head.starts_with("HTTP/1.1 502"),
+            "attempt {attempt}: {head}"
+        );
+        assert!(String::from_utf8_lossy(&body).contains("<html>"));
+        assert_still_usable(&mut stream, &address, &api.token());
+    }
+}
+
+/// The control API refuses a body over its 1 MiB limit with a complete 400 too.
+#[test]
+fn the_control_api_answers_a_too_large_body_after_reading_it() {
+    let api = Api::start();
+    let address = api.emu.drive_url().trim_start_matches("http://").to_owned();
+    let body = vec![b' '; 4 * 1024 * 1024];
+    for chunked in [false, true] {
+        let (head, _, mut stream) = raw_post(&address, "/__emulator/faults", &body, chunked);
+        assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+        assert_still_usable(&mut stream, &address, &api.token());
+    }
+}
