@@ -35,6 +35,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 // The files of `src/driver/` are compiled once per flavour (blocking.rs, asynchronous.rs), on
 // purpose: that is how one source gives both clients.
 #![allow(clippy::duplicate_mod)]
