@@ -1,4 +1,4 @@
-//! Every endpoint of spec §14 through the model's builders and parsers against the emulator:
+//! Every endpoint of docs/kommo-api.md#endpoints through the model's builders and parsers against the emulator:
 //! the two independent implementations must agree on every shape, in every variant the
 //! emulator can play.
 

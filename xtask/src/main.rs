@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
 //!
-//! - `ci`: everything CI checks, in the order that fails fastest.
+//! - `ci`: everything CI checks, in the order that fails fastest: fmt, clippy (which also holds
+//!   the code to the declared MSRV, see `tidy`), tests, a soak, each crate alone, docs (also as
+//!   docs.rs builds them), and `cargo package` of every published crate.
 //! - `bench [ARGS]`: builds in release mode and runs `kommo-files-bench`; a full run writes
 //!   `docs/benchmarks.md` (ARGS go to it: `--runs N`, `--quick`, `--only LIST`).
 //! - `soak [N] [--seed S] [--only K] [--release] [...]`: builds `kommo-files-soak` and the CLI
@@ -33,7 +35,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The crates of the workspace that users depend on, each checked alone without default features.
+/// The crates of the workspace that users depend on (the published ones), each checked alone
+/// without default features and packaged.
 const CRATES: &[&str] = &[
     "kommo-files-model",
     "kommo-files-transport",
@@ -78,7 +81,43 @@ fn ci() -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    // The docs as docs.rs builds them (`[package.metadata.docs.rs]`: all features, `--cfg
+    // docsrs`, which turns on `doc_cfg` for the feature badges). docs.rs uses nightly; here
+    // RUSTC_BOOTSTRAP lets this toolchain accept the feature. A target directory of its own,
+    // since the variable is part of cargo's fingerprints and would rebuild the one above.
+    cargo(
+        &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--all-features",
+            "--target-dir",
+            "target/docsrs",
+        ],
+        &[
+            ("RUSTDOCFLAGS", "--cfg docsrs -D warnings"),
+            ("RUSTC_BOOTSTRAP", "1"),
+        ],
+    )?;
+    package()?;
     Ok(())
+}
+
+/// `cargo package` of every published crate, verified: each `.crate` is unpacked and built
+/// alone, as crates.io would serve it, so a file missing from the package, a path dependency
+/// without a version or a broken manifest fails here, not at `cargo publish`. The crates depend
+/// on each other at versions crates.io does not have yet; packaging them in one command makes
+/// cargo resolve those from a temporary local registry of the packages it just made (only
+/// crates.io itself is needed for the rest).
+///
+/// `--allow-dirty`: a local run with uncommitted changes packages the working tree (CI runs on
+/// a clean clone, where it changes nothing). The packages land in `target/package/`.
+fn package() -> Result<(), String> {
+    let mut args = vec!["package", "--allow-dirty"];
+    for krate in CRATES {
+        args.extend(["-p", krate]);
+    }
+    cargo(&args, &[])
 }
 
 /// The soak `ci` runs: 100 schedules (30% through the CLI, 30% of those and of the async

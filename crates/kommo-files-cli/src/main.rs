@@ -3,6 +3,8 @@
 //! Every command, its flags and exit codes are in `kommo-files --help` and `docs/cli.md`;
 //! `kommo-files demo` is a guided tour against an embedded emulator.
 
+#![deny(missing_docs)]
+
 mod args;
 mod cli;
 mod commands;

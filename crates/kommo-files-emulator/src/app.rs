@@ -93,7 +93,7 @@ pub(crate) struct App {
     pub(crate) secret: [u8; 32],
     pub(crate) account_url: String,
     pub(crate) drive_url: String,
-    /// The `{A}` segment of download links: constant for the account (spec §5.5).
+    /// The `{A}` segment of download links: constant for the account (docs/kommo-api.md#downloads).
     pub(crate) account_uuid: String,
 }
 

@@ -1,4 +1,5 @@
-//! Bearer tokens and their scopes (spec §2), and the per-token rate limiter (spec §3).
+//! Bearer tokens and their scopes, and the per-token rate limiter (docs/kommo-api.md#scopes,
+//! docs/kommo-api.md#rate-limit-and-blocking).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;

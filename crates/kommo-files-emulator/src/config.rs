@@ -1,5 +1,6 @@
 //! Configuration: limits, listeners, tokens, and the switches for every point where the public
-//! sources disagree (spec §15). Defaults follow what was observed against the live service.
+//! sources disagree (docs/kommo-api.md#contested-variants-and-the-emulator). Defaults follow what
+//! was observed against the live service.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::TokenGrant;
 use crate::oauth::Integration;
 
-/// Status of a **non-final** upload part (spec §6.2, §15.1). The final part is always `200`.
+/// Status of a **non-final** upload part, on which the sources disagree. The final part is
+/// always `200`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -21,7 +23,7 @@ pub enum PartStatus {
     Ok200,
 }
 
-/// Success answer of `DELETE /v1.0/files` (spec §6.6, §15.3).
+/// Success answer of `DELETE /v1.0/files`, on which the sources disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -33,7 +35,7 @@ pub enum DeleteStatus {
     OkEmptyObject200,
 }
 
-/// Success answer of `PUT`/`DELETE /api/v4/{entity}/{id}/files` (spec §7.2, §15.3).
+/// Success answer of `PUT`/`DELETE /api/v4/{entity}/{id}/files`, on which the sources disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -45,7 +47,8 @@ pub enum AttachStatus {
     OkEmptyObject200,
 }
 
-/// Answer of `GET /v1.0/files/{uuid}` for a file that does not exist (spec §6.4, §15.4).
+/// Answer of `GET /v1.0/files/{uuid}` for a file that does not exist, on which the sources
+/// disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -58,7 +61,7 @@ pub enum MissingFileStatus {
 }
 
 /// What happens when the last accepted part is POSTed again to its own URL, as a client does
-/// when the answer was lost (spec §6.2 leaves this open).
+/// when the answer was lost (the docs do not say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -70,7 +73,7 @@ pub enum RetryMode {
     Strict,
 }
 
-/// How a download link answers (spec §5.5: live links answer 301 first).
+/// How a download link answers (live links answer 301 first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -195,11 +198,13 @@ impl Default for Behavior {
     }
 }
 
-/// Default `max_part_size`: 512 KiB, as the drive host announces (spec §11).
+/// Default `max_part_size`: 512 KiB, as the documented session answer announces (the server
+/// decides; another documented example has 128 KiB).
 pub const DEFAULT_MAX_PART_SIZE: u64 = 524_288;
-/// Default `max_file_size`: 300 MiB (spec §11).
+/// Default `max_file_size`: 300 MiB, the documented limit.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 314_572_800;
-/// Default rate limit when it is switched on without a number (spec §3).
+/// Default rate limit when it is switched on without a number: Kommo's documented 7 requests
+/// per second.
 pub const DEFAULT_RATE_LIMIT: u32 = 7;
 
 /// Everything needed to start an emulator. Usually built through

@@ -58,7 +58,7 @@ pub(crate) struct FieldError {
     pub(crate) detail: String,
 }
 
-/// A problem-style error (spec §4).
+/// A problem-style error (docs/kommo-api.md#errors).
 #[derive(Debug, Clone)]
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,
@@ -148,7 +148,7 @@ fn set_content_type(response: &mut Response<ResponseBody>, content_type: &str) {
     }
 }
 
-/// Builds the hyper response; success and error content types depend on the host (spec §1).
+/// Builds the hyper response; success and error content types depend on the host (docs/kommo-api.md#hosts-and-discovery).
 pub(crate) fn into_response(host: HostKind, result: RouteResult) -> Response<ResponseBody> {
     let (success_type, error_type) = match host {
         HostKind::Account => ("application/hal+json", "application/problem+json"),

@@ -32,6 +32,9 @@
 //! See `docs/emulator.md` for the binary, the flags, the control API over HTTP and the
 //! behaviour chosen where the public documentation is silent.
 
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod account;
 mod app;
 mod auth;

@@ -1,4 +1,4 @@
-//! File names, types and ids: the small pure rules behind the file object's fields (spec §5.2).
+//! File names, types and ids: the small pure rules behind the file object's fields (docs/kommo-api.md#the-file-object).
 
 use sha2::{Digest, Sha256};
 use std::collections::hash_map::RandomState;
@@ -26,7 +26,7 @@ pub(crate) fn with_extension(name: &str, extension: &str) -> String {
 
 /// ASCII transliteration as the drive does it: Cyrillic to Latin, ASCII letters, digits, `.`,
 /// `-` and `_` kept, any run of other characters (spaces, brackets, other scripts) becomes one
-/// `_`: `Снимок экрана (1)` → `Snimok_ekrana_1_` (the docs' example, spec §8).
+/// `_`: `Снимок экрана (1)` → `Snimok_ekrana_1_` (after the docs' example, docs/kommo-api.md#notes).
 pub(crate) fn sanitize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut replaced_last = false;

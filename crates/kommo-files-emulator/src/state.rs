@@ -85,7 +85,7 @@ impl File {
     }
 }
 
-/// The four CRM entity types files can be linked to (spec §7).
+/// The four CRM entity types files can be linked to (docs/kommo-api.md#entity-links).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum EntityType {
@@ -115,7 +115,7 @@ impl EntityType {
         }
     }
 
-    /// Id of the seeded `file`-type custom field (spec §9: leads, contacts, companies).
+    /// Id of the seeded `file`-type custom field (leads, contacts, companies: docs/kommo-api.md#file-custom-fields).
     pub(crate) fn file_field_id(self) -> Option<u64> {
         match self {
             EntityType::Leads => Some(FILE_FIELD_ID_LEADS),
@@ -129,7 +129,7 @@ impl EntityType {
 /// Id of the seeded `file` custom field on leads.
 pub const FILE_FIELD_ID_LEADS: u64 = 1_150_985;
 
-/// A stored value of a `file` custom field (spec §9).
+/// A stored value of a `file` custom field (docs/kommo-api.md#file-custom-fields).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct FileFieldValue {
     pub(crate) file_uuid: String,
@@ -262,7 +262,7 @@ pub(crate) struct LastAnswer {
     pub(crate) body: Value,
 }
 
-/// An upload session (spec §6.1-6.2). Not persisted: a restart forgets unfinished uploads.
+/// An upload session (docs/kommo-api.md#uploads). Not persisted: a restart forgets unfinished uploads.
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) file_name: String,

@@ -1,4 +1,4 @@
-//! Signed upload tokens (spec §6.1): a JWT-shaped `header.payload.signature`, HS256 over the
+//! Signed upload tokens (docs/kommo-api.md#uploads): a JWT-shaped `header.payload.signature`, HS256 over the
 //! session id, part number and expiry, so a forged or edited URL is refused with 404.
 
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Snapshot tests of every request we build and every response we parse, from the spec's examples
+//! Snapshot tests of every request we build and every response we parse, from the documented examples
 //! (Kommo's public Files API documentation). Requests render as `{method, uri, headers, body}` with the
 //! token redacted; parsed values render through their `Serialize`; errors through
 //! [`support::render_error`].
@@ -21,10 +21,10 @@ use support::{
 };
 
 // ---------------------------------------------------------------------------------------------
-// Fixtures: the spec's examples.
+// Fixtures: the documented examples (the sources are named in docs/kommo-api.md).
 // ---------------------------------------------------------------------------------------------
 
-/// §5.2: the file object (Kommo host, with the undocumented numeric `id`).
+/// The file object (Kommo host, with the undocumented numeric `id`).
 const FILE: &str = r#"{
   "_links": {
     "download": { "href": "https://drive-c.kommo.com/download/aff5603a-28b1-4c17-8e98-16e473b323b3/367b9f38-5f01-4cea-947e-dfab47aea522/picture.png" },
@@ -55,7 +55,7 @@ const FILE_UUID: &str = "367b9f38-5f01-4cea-947e-dfab47aea522";
 const FILE_UUID_2: &str = "bf1097fb-58fe-42c1-b385-ac443228ddd0";
 const VERSION_UUID: &str = "0b6e1c50-3a5c-4e0b-9a7f-1d2c3b4a5e6f";
 
-/// §6.1: the session answer.
+/// The session answer.
 const SESSION: &str = r#"{
   "max_file_size": 314572800,
   "max_part_size": 524288,
@@ -64,17 +64,17 @@ const SESSION: &str = r#"{
 }"#;
 const UPLOAD_URL: &str =
     "https://drive-c.kommo.com/v1.0/sessions/upload/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.<payload>.<sig>";
-/// The spec's `upload_url` with its `<payload>.<sig>` placeholders filled in (a real JWT shape).
+/// The documented `upload_url` with its `<payload>.<sig>` placeholders filled in (a real JWT shape).
 const REAL_UPLOAD_URL: &str = "https://drive-c.kommo.com/v1.0/sessions/upload/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzZXNzaW9uX2lkIjoyNjEzNjAwMSwicGFydF9udW0iOjF9.c2lnbmF0dXJl";
 
-/// §6.2: the answer to a non-final part.
+/// The answer to a non-final part.
 const NEXT_PART: &str = r#"{ "next_url": "https://drive-c.kommo.com/v1.0/sessions/upload/eyJ...<part 2 token>", "session_id": 26136001 }"#;
 
-/// §6.3: the `_links` of a list page.
+/// The `_links` of a list page.
 const PAGE_SELF: &str = "https://drive-b.amocrm.ru/v1.0/files?filter%5Bextensions%5D%5B%5D=jpg&filter%5Bsize%5D%5Bunit%5D=1000000&limit=25&page=1";
 const PAGE_NEXT: &str = "https://drive-b.amocrm.ru/v1.0/files?filter%5Bextensions%5D%5B%5D=jpg&filter%5Bsize%5D%5Bunit%5D=1000000&limit=25&page=2";
 
-/// §6.8: two versions of a file.
+/// Two versions of a file.
 const VERSIONS: &str = r#"{
   "_count": 2,
   "_embedded": { "versions": [
@@ -94,7 +94,7 @@ const VERSIONS: &str = r#"{
   "_links": { "self": { "href": "https://drive-c.kommo.com/v1.0/files/89a61e7b-ba30-476f-b2f6-705a964e85c6/versions" } }
 }"#;
 
-/// §7.1: an entity's file links.
+/// An entity's file links.
 const ENTITY_FILES: &str = r#"{
   "_links": { "self": { "href": "https://example.kommo.com/api/v4/leads/18437733/files?limit=50" } },
   "_embedded": { "files": [
@@ -103,7 +103,7 @@ const ENTITY_FILES: &str = r#"{
   ] }
 }"#;
 
-/// §7.4: the entities of a file, with legacy field names.
+/// The entities of a file, with legacy field names.
 const FILE_ENTITIES: &str = r#"{
   "file_uuid": "5ef222cd-bce4-4df8-8466-3dee7d16e70d",
   "entities": [
@@ -113,12 +113,12 @@ const FILE_ENTITIES: &str = r#"{
   ]
 }"#;
 
-/// §8: the answer to a note add.
+/// The answer to a note add.
 const CREATED_NOTES: &str = r#"{ "_links": { "self": { "href": "https://example.kommo.com/api/v4/leads/notes" } },
   "_embedded": { "notes": [ { "id": 76787983, "entity_id": 167353, "request_id": "0",
       "_links": { "self": { "href": "https://example.kommo.com/api/v4/leads/167353/notes/76787983" } } } ] } }"#;
 
-/// §8: notes read back: an attachment note with the documented read-back `params` and the text
+/// Notes read back: an attachment note with the documented read-back `params` and the text
 /// note that shows as its comment (same `created_at`).
 const NOTES: &str = r#"{
   "_page": 1,
@@ -142,7 +142,7 @@ const NOTES: &str = r#"{
   ] }
 }"#;
 
-/// §9 (read back): a lead whose `file` field value carries `is_deleted`, next to a text field.
+/// A lead (read back) whose `file` field value carries `is_deleted`, next to a text field.
 const ENTITY: &str = r#"{
   "id": 18437733, "name": "Deal #18437733", "price": 0, "responsible_user_id": 7758337,
   "created_at": 1669372247, "updated_at": 1672060100, "account_id": 30215839,
@@ -162,7 +162,7 @@ const ENTITY: &str = r#"{
   "_links": { "self": { "href": "https://example.kommo.com/api/v4/leads/18437733" } }
 }"#;
 
-/// §4: the account host's validation problem.
+/// The account host's validation problem.
 const PROBLEM: &str = r#"{
   "validation-errors": [
     { "request_id": "0",
@@ -176,7 +176,7 @@ const PROBLEM: &str = r#"{
   "detail": "Request validation failed"
 }"#;
 
-/// The spec's file object with `edit` applied to its JSON.
+/// The documented file object with `edit` applied to its JSON.
 fn file_with(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
     let mut file: Value = serde_json::from_str(FILE).unwrap();
     edit(file.as_object_mut().unwrap());
@@ -202,7 +202,7 @@ fn spec_file() -> FileObject {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests: account host discovery and upload (endpoints 1–3).
+// Requests: account host discovery and upload (endpoints 1–3 of docs/kommo-api.md#endpoints).
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -257,7 +257,7 @@ fn request_upload_part() {
     assert_eq!(request.body().len(), 524_288);
     snap!("request_upload_part", render_request(&request));
 
-    // Characters a URI cannot hold as they are (the spec's `<payload>` placeholder) are
+    // Characters a URI cannot hold as they are (the documented `<payload>` placeholder) are
     // percent-encoded rather than refused or panicked on.
     let request = endpoint::upload_part_request(&drive(), UPLOAD_URL, Bytes::new()).unwrap();
     assert!(
@@ -288,7 +288,7 @@ fn request_upload_part() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests: listing (endpoint 4, every filter of §6.3).
+// Requests: listing (endpoint 4, every filter of docs/kommo-api.md#listing-files).
 // ---------------------------------------------------------------------------------------------
 
 fn list(query: &FileQuery) -> http::Request<Bytes> {
@@ -307,7 +307,7 @@ fn request_list_files_without_filter() {
 
 #[test]
 fn request_list_files_spec_page_link() {
-    // The exact query of the spec's `_links.self` (on this account's drive host).
+    // The exact query of the documented `_links.self` (on this account's drive host).
     let query = FileQuery::new()
         .extension("jpg")
         .size(SizeRange::new(1_000_000, None, None))
@@ -529,7 +529,7 @@ fn request_restore_files() {
         request.uri(),
         "https://drive-c.kommo.com/v1.0/files/restore"
     );
-    // Restore uses `uuid`, not `file_uuid` (spec §12.12).
+    // Restore uses `uuid`, not `file_uuid` (docs/kommo-api.md#single-files-trash-and-versions).
     let body: Value = serde_json::from_slice(request.body()).unwrap();
     assert_eq!(body, json!([{ "uuid": FILE_UUID }]));
     snap!("request_restore_files", render_request(&request));
@@ -720,7 +720,7 @@ fn request_notes_attachment() {
         request.uri(),
         "https://example.kommo.com/api/v4/leads/notes"
     );
-    // Exactly the spec's example body (§8).
+    // Exactly the documented example body (docs/kommo-api.md#notes).
     let body: Value = serde_json::from_slice(request.body()).unwrap();
     assert_eq!(
         body,
@@ -744,7 +744,7 @@ fn request_notes_with_comment() {
     assert_eq!(body[0]["created_at"], 1_700_000_000);
     assert_eq!(
         body[0]["created_at"], body[1]["created_at"],
-        "same created_at (spec §8 quirk)"
+        "same created_at (the documented way to comment a file)"
     );
     assert_eq!(body[1]["note_type"], "common");
     snap!("request_notes_with_comment", render_request(&request));
@@ -778,7 +778,7 @@ fn request_set_file_field() {
         request.uri(),
         "https://example.kommo.com/api/v4/leads/18437733"
     );
-    // Exactly the spec's example body (§9).
+    // Exactly the documented example body (docs/kommo-api.md#file-custom-fields).
     let body: Value = serde_json::from_slice(request.body()).unwrap();
     assert_eq!(
         body,
@@ -970,7 +970,7 @@ fn response_get_file() {
         Some("https://drive-c.kommo.com/download/aff5603a-28b1-4c17-8e98-16e473b323b3/367b9f38-5f01-4cea-947e-dfab47aea522/picture.png")
     );
     assert_eq!(file.created_by.as_ref().unwrap().kind, AuthorType::Internal);
-    // The file object round-trips to the spec's JSON, key for key.
+    // The file object round-trips to the documented JSON, key for key.
     assert_eq!(serde_json::to_value(&file).unwrap(), file_value());
     snap!("response_get_file", file);
 }

@@ -41,6 +41,8 @@
 // The files of `src/driver/` are compiled once per flavour (blocking.rs, asynchronous.rs), on
 // purpose: that is how one source gives both clients.
 #![allow(clippy::duplicate_mod)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod asynchronous;
 pub mod auth;

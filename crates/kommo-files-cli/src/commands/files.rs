@@ -36,7 +36,7 @@ pub fn ls(context: &Context, args: &LsArgs) -> Result<(), Failure> {
 
 pub fn trash(context: &Context) -> Result<(), Failure> {
     let mut files = collect(context, FileQuery::new().deleted(true).limit(50), None)?;
-    // Sources disagree on whether `filter[deleted]` lists only trashed files (spec §15).
+    // Sources disagree on whether `filter[deleted]` lists only trashed files (docs/kommo-api.md#listing-files).
     files.retain(|file| file.is_trashed);
     let purge_at = |file: &FileObject| file.deleted_at.map(|at| at + TRASH_RETENTION_SECONDS);
     if context.json {

@@ -1,4 +1,4 @@
-//! CRM entities: get, create, update — enough to hold `file` custom field values (spec §9).
+//! CRM entities: get, create, update — enough to hold `file` custom field values (docs/kommo-api.md#file-custom-fields).
 
 use std::collections::BTreeMap;
 use std::sync::MutexGuard;

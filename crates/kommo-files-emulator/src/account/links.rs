@@ -1,4 +1,4 @@
-//! Files linked to entities (spec §7): list with `limit`/`before_id`, attach, detach, and the
+//! Files linked to entities (docs/kommo-api.md#entity-links): list with `limit`/`before_id`, attach, detach, and the
 //! reverse lookup `GET /api/v4/files/{uuid}/links` with legacy field names.
 
 use http::StatusCode;
@@ -170,7 +170,7 @@ pub(crate) async fn detach(
     Ok(attach_reply(app))
 }
 
-/// An entity in the legacy (API v2) field names used by the reverse lookup (spec §7.4).
+/// An entity in the legacy (API v2) field names used by the reverse lookup.
 fn legacy_entity(entity: &Entity) -> Value {
     let mut value = json!({
         "id": entity.id,

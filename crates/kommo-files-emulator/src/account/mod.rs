@@ -1,5 +1,5 @@
 //! The account host: account info, CRM entities with their file links, notes and `file`
-//! custom fields (spec §5.1, §7-§9).
+//! custom fields (docs/kommo-api.md#endpoints, the account-host rows).
 
 mod entities;
 mod links;

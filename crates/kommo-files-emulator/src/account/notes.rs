@@ -1,4 +1,4 @@
-//! Notes (spec §8): `attachment` notes that reference a drive file, and plain `common` text
+//! Notes (docs/kommo-api.md#notes): `attachment` notes that reference a drive file, and plain `common` text
 //! notes (the docs' way to show a comment next to a file is a second note with the same
 //! `created_at`).
 

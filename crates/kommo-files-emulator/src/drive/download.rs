@@ -1,5 +1,5 @@
-//! `/download/{A}/{file_uuid}[/{version_uuid}]/{name}` — the exact stored bytes (spec §5.5).
-//! No token is required: the links look static and the docs do not say (spec §15.14).
+//! `/download/{A}/{file_uuid}[/{version_uuid}]/{name}` — the exact stored bytes (docs/kommo-api.md#downloads).
+//! No token is required: the links look static and the docs do not say.
 //!
 //! Live links answer `301` first; by default the emulator does the same, redirecting to
 //! `/storage/{version_uuid}/{name}`, which serves the bytes.

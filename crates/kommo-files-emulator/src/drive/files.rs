@@ -1,4 +1,4 @@
-//! Single-file endpoints and the batch trash/restore (spec §6.4-6.8).
+//! Single-file endpoints and the batch trash/restore (docs/kommo-api.md#single-files-trash-and-versions).
 
 use http::StatusCode;
 use serde_json::{json, Value};
@@ -147,7 +147,7 @@ pub(crate) async fn delete_files(app: &App, request: &mut Request) -> RouteResul
     })
 }
 
-/// `POST /v1.0/files/restore` — takes files out of the trash (needs only `files`, per spec §2).
+/// `POST /v1.0/files/restore` — takes files out of the trash (needs only `files`: docs/kommo-api.md#scopes).
 pub(crate) async fn restore_files(app: &App, request: &mut Request) -> RouteResult {
     app.authorize(request, Scope::Files)?;
     app.expire(&mut app.lock());

@@ -1,4 +1,4 @@
-//! `GET /v1.0/files` with every filter of spec §6.3, page-based pagination and 204 when empty.
+//! `GET /v1.0/files` with every filter of docs/kommo-api.md#listing-files, page-based pagination and 204 when empty.
 
 use http::StatusCode;
 use serde_json::{json, Value};

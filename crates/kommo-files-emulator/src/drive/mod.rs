@@ -1,4 +1,4 @@
-//! The drive host: upload sessions and parts, files, versions, downloads (spec §6).
+//! The drive host: upload sessions and parts, files, versions, downloads (docs/kommo-api.md#uploads and the sections after it).
 
 mod download;
 mod files;

@@ -1,4 +1,4 @@
-//! Wire shapes of the drive host: the file object (spec §5.2) and the version object (§5.3).
+//! Wire shapes of the drive host: the file object and the version object (docs/kommo-api.md#the-file-object).
 
 use serde_json::{json, Value};
 

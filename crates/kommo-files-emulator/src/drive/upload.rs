@@ -1,4 +1,4 @@
-//! Upload sessions and parts (spec §6.1, §6.2).
+//! Upload sessions and parts (docs/kommo-api.md#uploads).
 //!
 //! A session hands out a signed URL for part 1; each accepted part answers with the URL for the
 //! next one, and the part that completes `file_size` answers with the file object. Bytes go to
@@ -224,7 +224,7 @@ fn replay(last: LastAnswer) -> Reply {
 
 /// `POST /upload/{token}` and `POST /v1.0/sessions/upload/{token}`
 pub(crate) async fn upload_part(app: &App, request: &mut Request, token: &str) -> RouteResult {
-    // The signed URL is the credential (spec §2); a Bearer header is tolerated and ignored.
+    // The signed URL is the credential (docs/kommo-api.md#authentication); a Bearer header is tolerated and ignored.
     let claims = token::verify(&app.secret, token).ok_or_else(session_not_found)?;
     let (kind, max_part_size) = {
         let mut inner = app.lock();

@@ -1,4 +1,4 @@
-//! Files: get, list with filters and pages, patch, delete, restore, purge, scopes (spec §6).
+//! Files: get, list with filters and pages, patch, delete, restore, purge, scopes (docs/kommo-api.md#single-files-trash-and-versions).
 
 use std::time::Duration;
 
@@ -299,7 +299,7 @@ fn tokens_and_scopes_are_enforced() {
     let on_account = api.send("GET", &account_url, None, None);
     assert_eq!(on_account.status, 401);
     assert_eq!(on_account.content_type, "application/problem+json");
-    // Restore needs only `files` (spec §2).
+    // Restore needs only `files` (docs/kommo-api.md#scopes).
     assert_eq!(
         status(
             "POST",

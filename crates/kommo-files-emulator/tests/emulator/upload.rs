@@ -1,4 +1,4 @@
-//! Upload sessions and parts (spec §6.1, §6.2).
+//! Upload sessions and parts (docs/kommo-api.md#uploads).
 
 use std::time::Duration;
 

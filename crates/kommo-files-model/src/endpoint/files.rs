@@ -120,7 +120,7 @@ impl DateFilter {
     }
 }
 
-/// Filters and paging of `GET /v1.0/files` (spec §6.3).
+/// Filters and paging of `GET /v1.0/files`: every documented filter, and page-based paging.
 ///
 /// ```
 /// use kommo_files_model::endpoint::{FileQuery, SizeRange};

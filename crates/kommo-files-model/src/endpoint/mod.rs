@@ -1,8 +1,32 @@
-//! Pure request builders and response parsers for every endpoint of spec §14.
+//! Pure request builders and response parsers for every endpoint of the Files API.
 //!
 //! Builders return an `http::Request<Bytes>` ready for any transport; parsers take the
 //! `http::Response<Bytes>` back and map each documented status to a typed result. Nothing here
 //! performs I/O.
+//!
+//! The endpoints, numbered as the builders' docs refer to them. Where Kommo's sources disagree
+//! on a success status, the parser accepts each one:
+//!
+//! | # | request | host | success | builder / parser |
+//! |---|---|---|---|---|
+//! | 1 | `GET /api/v4/account?with=drive_url` | account | 200 | [`account_request`] / [`parse_drive_url`] |
+//! | 2 | `POST /v1.0/sessions` | drive | 200 | [`create_session_request`] / [`parse_create_session`] |
+//! | 3 | `POST {upload_url}`, then each `{next_url}` | drive | 202 or 200, the last 200 | [`upload_part_request`] / [`parse_upload_part`] |
+//! | 4 | `GET /v1.0/files` | drive | 200, 204 (no match) | [`list_files_request`] / [`parse_file_page`] |
+//! | 5 | `GET /v1.0/files/{uuid}` | drive | 200; 404 or 204 (no file) | [`get_file_request`] / [`parse_get_file`] |
+//! | 6 | `PATCH /v1.0/files/{uuid}` | drive | 200 | [`edit_file_request`] / [`parse_edit_file`] |
+//! | 7 | `DELETE /v1.0/files` | drive | 204, or 200 `{}` | [`delete_files_request`] / [`parse_delete_files`] |
+//! | 8 | `POST /v1.0/files/restore` | drive | 200 | [`restore_files_request`] / [`parse_restore_files`] |
+//! | 9 | `GET /v1.0/files/{uuid}/versions` | drive | 200 | [`versions_request`] / [`parse_versions`] |
+//! | 10 | `GET /api/v4/{entity}/{id}/files` | account | 200, 204 (none) | [`entity_files_request`] / [`parse_entity_files`] |
+//! | 11 | `PUT /api/v4/{entity}/{id}/files` | account | 202, 200 `{}` or 204 | [`attach_files_request`] / [`parse_link_change`] |
+//! | 12 | `DELETE /api/v4/{entity}/{id}/files` | account | 202, 200 `{}` or 204 | [`detach_files_request`] / [`parse_link_change`] |
+//! | 13 | `GET /api/v4/files/{uuid}/links` | account | 200, 204 (none) | [`file_entities_request`] / [`parse_file_entities`] |
+//! | 14 | `POST /api/v4/{entity}/notes` | account | 200 | [`notes_request`] / [`parse_created_notes`] |
+//! | 15 | `PATCH /api/v4/{entity}/{id}` (a `file` field) | account | 200 | [`set_file_field_request`] / [`file_field_values`] |
+//!
+//! Download links (`_links.download`) answer 301 first: [`download_request`] and
+//! [`redirect_request`] build those requests, keeping the token on the drive host.
 
 mod account;
 mod entities;

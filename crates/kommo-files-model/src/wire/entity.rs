@@ -4,7 +4,7 @@ use super::embedded::embedded_list;
 use super::open_enum::open_enum;
 
 open_enum! {
-    /// CRM entities that files can be linked to (spec §7).
+    /// CRM entities that files can be linked to and attachment notes can be added to.
     pub enum EntityType {
         /// Deals.
         Leads = "leads",

@@ -1,4 +1,4 @@
-//! The file and file-version objects of the drive host (spec §5.2, §5.3).
+//! The file and file-version objects of the drive host (docs/kommo-api.md#the-file-object).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,5 @@
-//! Wire types: every object the Files API sends or receives (spec §5, §7–§9).
+//! Wire types: every object the Files API sends or receives (files and versions, upload
+//! sessions, list pages, entity links, notes, `file` field values, error problems).
 //!
 //! Parsing is tolerant by design: unknown fields are ignored, nullable fields are `Option`, and
 //! unknown enum strings are preserved (see [`FileType::Other`]).

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use super::embedded::embedded_list;
 use super::Link;
 
-/// `params` of an attachment note when creating it (spec §8).
+/// `params` of an attachment note (`note_type: "attachment"`) when creating it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AttachmentNoteParams {
@@ -132,7 +132,7 @@ impl NoteRead {
     }
 }
 
-/// Read-back `params` of an attachment note (spec §8): `file_name` here is the sanitised name.
+/// Read-back `params` of an attachment note: `file_name` here is the sanitised name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AttachmentRead {
@@ -155,7 +155,7 @@ pub struct AttachmentRead {
     pub file_name: Option<String>,
 }
 
-/// The value of a `file` custom field, as sent (spec §9).
+/// The value of a `file` custom field, as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct FileFieldValue {
@@ -207,7 +207,7 @@ impl FileFieldValue {
 }
 
 /// The value of a `file` custom field as read back: it carries `is_deleted`, which must not be
-/// sent back (naive round-trips fail, spec §9).
+/// sent back (clients that sent back what they read have met errors).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct FileFieldValueRead {

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Author;
 
-/// Body of `POST /v1.0/sessions` (spec §6.1).
+/// Body of `POST /v1.0/sessions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NewSession {

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 
 /// The bearer token every test host uses.
 pub const TOKEN: &str = "test-token";
-/// The account host of the spec's Kommo examples.
+/// The account host of the documented Kommo examples.
 pub const ACCOUNT: &str = "https://example.kommo.com";
-/// The drive host of the spec's Kommo examples.
+/// The drive host of the documented Kommo examples.
 pub const DRIVE: &str = "https://drive-c.kommo.com";
 /// How the `Authorization` header appears in snapshots.
 pub const REDACTED_AUTH: &str = "Bearer [token]";
@@ -61,7 +61,7 @@ pub fn settings() -> insta::Settings {
 }
 
 /// [`settings`] plus redactions of UUIDs and Unix timestamps, for snapshots about the *shape* of
-/// a parsed value (tolerance tests), so that they do not repeat the spec's identifiers.
+/// a parsed value (tolerance tests), so that they do not repeat the documented identifiers.
 ///
 /// Each redaction checks what it hides: a UUID must look like one, a timestamp must be a plausible
 /// Unix time (or null).
