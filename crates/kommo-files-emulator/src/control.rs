@@ -306,8 +306,13 @@ fn route(app: &App, parts: &Parts, body: &Bytes) -> RouteResult {
         (&Method::GET, "integrations") => ok(to_json(&app.lock().oauth.statuses())),
         (&Method::POST, "integrations") => {
             let integration: Integration = from_json(json_body()?)?;
-            if integration.client_id.is_empty() {
-                return Err(ApiError::bad_request("client_id must not be empty"));
+            if integration.client_id.is_empty()
+                || integration.client_secret.is_empty()
+                || integration.redirect_uri.is_empty()
+            {
+                return Err(ApiError::bad_request(
+                    "client_id, client_secret and redirect_uri must not be empty",
+                ));
             }
             app.lock().oauth.add(integration);
             Ok(Reply::Empty(StatusCode::CREATED))

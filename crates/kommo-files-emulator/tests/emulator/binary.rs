@@ -77,3 +77,54 @@ fn the_binary_starts_serves_and_stops_on_ctrl_c() {
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// `--tls`: both listeners serve HTTPS and the printed CA file is what a client must trust.
+#[cfg(feature = "tls")]
+#[test]
+fn the_binary_serves_https_with_tls() {
+    let dir = crate::common::temp_dir("bin-tls");
+    let ca_path = dir.join("ca.pem");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kommo-files-emulator"))
+        .args(["--tls", "--tls-ca-path"])
+        .arg(&ca_path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (mut account_url, mut printed_ca, mut token) =
+        (String::new(), String::new(), String::new());
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("account_url: ") {
+            account_url = url.to_owned();
+        }
+        if let Some(path) = line.strip_prefix("ca_certificate: ") {
+            printed_ca = path.to_owned();
+        }
+        if let Some(rest) = line.strip_prefix("token: ") {
+            token = rest.split(' ').next().unwrap_or_default().to_owned();
+        }
+        if line == "ready" {
+            break;
+        }
+    }
+    assert!(
+        account_url.starts_with("https://127.0.0.1:"),
+        "{account_url}"
+    );
+    assert_eq!(printed_ca, ca_path.display().to_string());
+    let agent = crate::tls::trusting(&std::fs::read_to_string(&ca_path).unwrap());
+    let response = agent
+        .get(&format!("{account_url}/api/v4/account"))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    assert!(child.wait().unwrap().success());
+}

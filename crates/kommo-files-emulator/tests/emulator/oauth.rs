@@ -496,4 +496,6 @@ fn integrations_over_the_control_api() {
     }
     let bad = control("POST", "integrations", Some(json!({ "client_id": "x" })));
     assert_eq!(bad.status, 400);
+    let empty = json!({ "client_id": "x", "client_secret": "", "redirect_uri": "https://a.test" });
+    assert_eq!(control("POST", "integrations", Some(empty)).status, 400);
 }

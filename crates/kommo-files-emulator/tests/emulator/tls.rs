@@ -10,7 +10,7 @@ use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use crate::common::{pattern, sha256_hex, Api};
 
 /// A client that trusts only `ca_pem`.
-fn trusting(ca_pem: &str) -> ureq::Agent {
+pub fn trusting(ca_pem: &str) -> ureq::Agent {
     let ca = Certificate::from_pem(ca_pem.as_bytes()).expect("the CA is PEM");
     ureq::Agent::config_builder()
         .http_status_as_error(false)
