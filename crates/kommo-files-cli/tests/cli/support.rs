@@ -141,6 +141,25 @@ impl Cli {
         }
     }
 
+    /// Runs the command to its end with `input` on its standard input.
+    pub fn run_with_stdin<S: AsRef<std::ffi::OsStr>>(mut self, args: &[S], input: &str) -> Output {
+        use std::io::Write;
+        self.command.stdin(Stdio::piped());
+        let mut child = self.command.args(args).spawn().expect("spawn kommo-files");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // Ignored: a command that fails early closes its end before reading.
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        let stdout = reader(child.stdout.take().expect("piped stdout"));
+        let stderr = reader(child.stderr.take().expect("piped stderr"));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+        .wait()
+    }
+
     /// Runs the command to its end.
     pub fn run<S: AsRef<std::ffi::OsStr>>(self, args: &[S]) -> Output {
         self.spawn(args).wait()
