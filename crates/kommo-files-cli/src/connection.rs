@@ -141,9 +141,8 @@ pub fn connect(emulator: bool, config_file: Option<&Path>) -> Result<Connection,
         None => {
             let login = find_login(&settings)?;
             let credentials = stored_credentials(&settings, &login)?;
-            let config =
-                ClientConfig::with_credentials(&login.record.account_url, credentials)
-                    .map_err(|e| config_failure(e, "the stored login's account"))?;
+            let config = ClientConfig::with_credentials(&login.record.account_url, credentials)
+                .map_err(|e| config_failure(e, "the stored login's account"))?;
             finish_config(config, &settings)?
         }
     };
@@ -170,7 +169,7 @@ pub fn find_login(settings: &Settings) -> Result<Login, Failure> {
             "no access token for {}: no KOMMO_TOKEN, no token in the config file, no stored login",
             account.as_str()
         )),
-        None => Failure::config("no account given"),
+        None => Failure::config("no access token"),
     }
     .hint(hint))
 }
@@ -261,8 +260,8 @@ pub fn connect_emulator(
         .map_err(|e| Failure::io("starting the embedded emulator", e))?;
     let tokens = emulator_login(emulator.account_url(), &app)?;
     let credentials = Credentials::oauth(app, tokens.clone());
-    let config =
-        ClientConfig::with_credentials(emulator.account_url(), credentials).map_err(Failure::from)?;
+    let config = ClientConfig::with_credentials(emulator.account_url(), credentials)
+        .map_err(Failure::from)?;
     Ok(Connection {
         client: Client::new(config).map_err(Failure::from)?,
         account_url: emulator.account_url().to_owned(),
@@ -273,9 +272,8 @@ pub fn connect_emulator(
 
 /// The embedded emulator's consent page, followed at once, and its code exchanged.
 fn emulator_login(account_url: &str, app: &OAuthApp) -> Result<TokenSet, Failure> {
-    let failed = |what: String| {
-        Failure::refused(format!("logging in to the embedded emulator: {what}"))
-    };
+    let failed =
+        |what: String| Failure::refused(format!("logging in to the embedded emulator: {what}"));
     let account = BaseUrl::parse(account_url).map_err(|e| failed(e.to_string()))?;
     let state = login::random_state();
     let consent = oauth::authorize_url(&account, &app.client_id, &state, ConsentMode::PostMessage);
@@ -410,7 +408,9 @@ fn finish_config(config: ClientConfig, settings: &Settings) -> Result<ClientConf
 /// Without a usable file, the process keeps its own budget.
 fn with_shared_budget(config: ClientConfig, rate: u32) -> ClientConfig {
     let account = login::account_key(config.account_url().as_str());
-    let path = login::state_root().join("budgets").join(format!("{account}.rate"));
+    let path = login::state_root()
+        .join("budgets")
+        .join(format!("{account}.rate"));
     match FileBudget::open(&path, rate) {
         Ok(budget) => config.rate_budget(Arc::new(budget)),
         Err(_) => config.requests_per_second(Some(rate)),
@@ -511,6 +511,55 @@ mod tests {
             assert!(!text.contains("secret"), "{text}");
             assert!(text.contains("…"), "{text}");
         }
+    }
+
+    /// A JWT-shaped token whose payload is `{"exp":exp}`.
+    fn jwt_expiring_at(exp: i64) -> String {
+        fn base64url(bytes: &[u8]) -> String {
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let mut out = String::new();
+            for chunk in bytes.chunks(3) {
+                let n = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+                for i in 0..=chunk.len() {
+                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+                }
+            }
+            out
+        }
+        format!(
+            "{}.{}.c2ln",
+            base64url(br#"{"alg":"HS256","typ":"JWT"}"#),
+            base64url(format!(r#"{{"exp":{exp}}}"#).as_bytes())
+        )
+    }
+
+    /// A long-lived token within 7 days of its `exp`, or past it, earns a warning; one
+    /// further away, or a token that is not a JWT, none. The warning never holds the token.
+    #[test]
+    fn long_lived_tokens_near_their_expiry_are_warned_about() {
+        let now = 1_800_000_000;
+        let soon = jwt_expiring_at(now + 2 * 86_400);
+        let warning = expiry_warning(&soon, "KOMMO_TOKEN", now).expect("a warning");
+        assert!(
+            warning.contains("expires on ") && warning.contains("in 2 days"),
+            "{warning}"
+        );
+        assert!(!warning.contains(&soon));
+        let past = jwt_expiring_at(now - 3_600);
+        let warning = expiry_warning(&past, "KOMMO_TOKEN", now).expect("a warning");
+        assert!(
+            warning.contains("expired on ") && warning.contains("ago"),
+            "{warning}"
+        );
+        assert_eq!(
+            expiry_warning(&jwt_expiring_at(now + 30 * 86_400), "KOMMO_TOKEN", now),
+            None
+        );
+        assert_eq!(expiry_warning("plain-token", "KOMMO_TOKEN", now), None);
     }
 
     #[test]

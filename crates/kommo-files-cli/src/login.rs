@@ -75,7 +75,10 @@ impl std::fmt::Debug for LoginRecord {
             .field("account_url", &self.account_url)
             .field("client_id", &self.client_id)
             .field("redirect_uri", &self.redirect_uri)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("logged_in_at", &self.logged_in_at)
             .finish()
     }

@@ -280,9 +280,7 @@ fn status(global: &Global) -> Result<(), Failure> {
         }
         let mut text = format!(
             "account:      {}\ncredentials:  {} from {source}\nexpires:      {}\n",
-            account
-                .as_ref()
-                .map_or("(none given)", BaseUrl::as_str),
+            account.as_ref().map_or("(none given)", BaseUrl::as_str),
             if expires_at.is_some() {
                 "a long-lived token"
             } else {

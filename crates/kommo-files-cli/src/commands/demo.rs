@@ -29,7 +29,11 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<(), Failure> {
     let workspace = Workspace::create(args.keep_in.as_deref())?;
     let connection = connect_emulator(Emulator::builder().max_part_size(DEMO_PART_SIZE))?;
     let emulator_url = connection.account_url.clone();
-    let login = match connection.emulator_login.as_ref().and_then(|t| t.expires_at()) {
+    let login = match connection
+        .emulator_login
+        .as_ref()
+        .and_then(|t| t.expires_at())
+    {
         Some(expires_at) => format!(
             "It logged in with OAuth 2.0 as integration `{}` would: the consent page, the code \
              in its redirect, the token endpoint (the access token lasts until {} UTC and is \

@@ -67,10 +67,9 @@ fn account_key(url: &str) -> String {
 }
 
 fn token_file(env: &TestEnv) -> PathBuf {
-    env.state_dir().join("tokens").join(format!(
-        "{}.json",
-        account_key(env.emulator.account_url())
-    ))
+    env.state_dir()
+        .join("tokens")
+        .join(format!("{}.json", account_key(env.emulator.account_url())))
 }
 
 fn record_file(env: &TestEnv) -> PathBuf {
@@ -99,7 +98,8 @@ fn assert_no_secret(outputs: &[&Output], secrets: &[String]) {
     for output in outputs {
         for secret in secrets.iter().chain(std::iter::once(&SECRET.to_owned())) {
             assert!(
-                !output.stdout.contains(secret.as_str()) && !output.stderr.contains(secret.as_str()),
+                !output.stdout.contains(secret.as_str())
+                    && !output.stderr.contains(secret.as_str()),
                 "a secret leaked:\n--- stdout\n{}\n--- stderr\n{}",
                 output.stdout,
                 output.stderr
@@ -112,7 +112,10 @@ fn assert_no_secret(outputs: &[&Output], secrets: &[String]) {
 #[track_caller]
 fn assert_owner_only(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).expect("the file exists").permissions().mode();
+    let mode = std::fs::metadata(path)
+        .expect("the file exists")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "{}", path.display());
 }
 
@@ -131,25 +134,47 @@ fn login_with_a_code_stores_the_tokens_and_status_shows_them() {
     let (login, code) = login_with_code(&env, &[]);
     let login = login.success();
     let account = env.emulator.account_url();
-    assert!(login.stdout.contains(&format!("Logged in to {account}")), "{}", login.stdout);
+    assert!(
+        login.stdout.contains(&format!("Logged in to {account}")),
+        "{}",
+        login.stdout
+    );
     assert!(login.stdout.contains("OAuth 2.0"), "{}", login.stdout);
     assert!(login.stdout.contains("expires"), "{}", login.stdout);
-    assert!(login.stdout.contains("KOMMO_CLIENT_SECRET"), "{}", login.stdout);
+    assert!(
+        login.stdout.contains("KOMMO_CLIENT_SECRET"),
+        "{}",
+        login.stdout
+    );
     assert_owner_only(&token_file(&env));
     assert_owner_only(&record_file(&env));
     let record = std::fs::read_to_string(record_file(&env)).unwrap();
-    assert!(record.contains(CLIENT_ID) && !record.contains(SECRET), "{record}");
+    assert!(
+        record.contains(CLIENT_ID) && !record.contains(SECRET),
+        "{record}"
+    );
     let set = stored(&env);
     assert!(set.refresh().is_some() && set.expires_at().is_some());
     assert_eq!(token_requests(&env), 1, "one code exchange");
 
-    let status = cli_for_account(&env)
-        .run(&["auth", "status"])
-        .success();
-    for expected in ["OAuth 2.0", CLIENT_ID, "expires:", " UTC (in ", "stored in:", "missing"] {
-        assert!(status.stdout.contains(expected), "{expected}: {}", status.stdout);
+    let status = cli_for_account(&env).run(&["auth", "status"]).success();
+    for expected in [
+        "OAuth 2.0",
+        CLIENT_ID,
+        "expires:",
+        " UTC (in ",
+        "stored in:",
+        "missing",
+    ] {
+        assert!(
+            status.stdout.contains(expected),
+            "{expected}: {}",
+            status.stdout
+        );
     }
-    assert!(status.stdout.contains(&token_file(&env).display().to_string()));
+    assert!(status
+        .stdout
+        .contains(&token_file(&env).display().to_string()));
     // Without an account in the environment: the only stored login.
     let json = cli(&env)
         .env("KOMMO_CLIENT_SECRET", SECRET)
@@ -164,8 +189,16 @@ fn login_with_a_code_stores_the_tokens_and_status_shows_them() {
 
     // Refreshing needs the secret: without it, a clear configuration error.
     let no_secret = cli_for_account(&env).run(&["ls"]).expect_code(2);
-    assert!(no_secret.stderr.contains("client secret"), "{}", no_secret.stderr);
-    assert!(no_secret.stderr.contains("--save-secret"), "{}", no_secret.stderr);
+    assert!(
+        no_secret.stderr.contains("client secret"),
+        "{}",
+        no_secret.stderr
+    );
+    assert!(
+        no_secret.stderr.contains("--save-secret"),
+        "{}",
+        no_secret.stderr
+    );
     // With it, commands use the stored login.
     let ls = cli_for_account(&env)
         .env("KOMMO_CLIENT_SECRET", SECRET)
@@ -204,16 +237,26 @@ fn login_with_a_pasted_redirect_url_learns_the_account() {
         login.stderr
     );
     assert!(
-        login.stdout.contains(&format!("Logged in to {}", env.emulator.account_url())),
+        login
+            .stdout
+            .contains(&format!("Logged in to {}", env.emulator.account_url())),
         "{}",
         login.stdout
     );
-    assert!(login.stdout.contains("the client secret is stored"), "{}", login.stdout);
+    assert!(
+        login.stdout.contains("the client secret is stored"),
+        "{}",
+        login.stdout
+    );
     assert_owner_only(&record_file(&env));
     // With --save-secret, commands need neither the account nor the secret.
     let ls = cli(&env).run(&["ls"]).success();
     let status = cli(&env).run(&["auth", "status"]).success();
-    assert!(status.stdout.contains("stored with the login"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("stored with the login"),
+        "{}",
+        status.stdout
+    );
     let mut secrets = secrets_of(&stored(&env));
     secrets.push(code);
     assert_no_secret(&[&login, &ls, &status], &secrets);
@@ -235,13 +278,21 @@ fn a_redirect_with_another_state_is_refused() {
         .env("KOMMO_CLIENT_SECRET", SECRET)
         .run_with_stdin(&args, &format!("{forged}\n"))
         .expect_code(2);
-    assert!(pasted.stderr.contains("`state` does not match"), "{}", pasted.stderr);
+    assert!(
+        pasted.stderr.contains("`state` does not match"),
+        "{}",
+        pasted.stderr
+    );
     // A random state (no --state) refuses it too.
     let random = cli(&env)
         .env("KOMMO_CLIENT_SECRET", SECRET)
         .run_with_stdin(&integration_flags(), &format!("{forged}\n"))
         .expect_code(2);
-    assert!(random.stderr.contains("`state` does not match"), "{}", random.stderr);
+    assert!(
+        random.stderr.contains("`state` does not match"),
+        "{}",
+        random.stderr
+    );
     args.extend(["--redirect-url", forged.as_str(), "--json"]);
     let flag = cli(&env)
         .env("KOMMO_CLIENT_SECRET", SECRET)
@@ -317,7 +368,9 @@ fn logout_removes_the_stored_login() {
     let logout = cli(&env).run(&["auth", "logout"]).success();
     assert!(logout.stdout.contains("Logged out of"), "{}", logout.stdout);
     assert!(!token_file(&env).exists() && !record_file(&env).exists());
-    let status = cli_for_account(&env).run(&["auth", "status"]).expect_code(2);
+    let status = cli_for_account(&env)
+        .run(&["auth", "status"])
+        .expect_code(2);
     assert!(status.stderr.contains("auth login"), "{}", status.stderr);
     let ls = cli_for_account(&env).run(&["ls"]).expect_code(2);
     assert!(ls.stderr.contains("auth login"), "{}", ls.stderr);
@@ -336,7 +389,10 @@ fn a_revoked_integration_is_a_clear_auth_error() {
     let error = ls.stderr_json();
     assert_eq!(error["error"]["kind"], "auth", "{error}");
     assert!(
-        error["error"]["hint"].as_str().unwrap().contains("auth login"),
+        error["error"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("auth login"),
         "{error}"
     );
     assert_no_secret(&[&ls], &secrets_of(&set));
@@ -349,7 +405,11 @@ fn a_token_in_the_environment_wins_over_the_stored_login() {
     let set = stored(&env);
     env.emulator.clear_requests();
     let status = env.cli().run(&["auth", "status"]).success();
-    assert!(status.stdout.contains("from KOMMO_TOKEN"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("from KOMMO_TOKEN"),
+        "{}",
+        status.stdout
+    );
     assert!(status.stdout.contains("is not used"), "{}", status.stdout);
     // The emulator's default token is a JWT whose `exp` is years away: no warning.
     let ls = env.ok(&["ls"]);
