@@ -52,7 +52,7 @@ fn login(args: &LoginArgs, global: &Global) -> Result<(), Failure> {
     let (code, account) = grant(args, &app, configured.as_ref())?;
     let tokens = login_client(account.as_str())?
         .exchange_code(&app, code.expose())
-        .map_err(Failure::from)?;
+        .map_err(exchange_failure)?;
     let now = login::unix_now();
     let expiry = describe_expiry(tokens.expires_at(), now);
 
@@ -111,6 +111,19 @@ fn login(args: &LoginArgs, global: &Global) -> Result<(), Failure> {
             "client_secret_stored": args.save_secret,
         }),
     )
+}
+
+/// A refused code: the code, or the integration's settings, are wrong.
+fn exchange_failure(error: kommo_files::Error) -> Failure {
+    match &error {
+        kommo_files::Error::Auth(AuthError::Refused(api)) => {
+            Failure::auth(format!("the token endpoint refused the code: {api}")).hint(
+                "a code works once and for about 20 minutes, and only with the integration's own \
+                 client id, secret and redirect URI: check them and run `kommo-files auth login` again",
+            )
+        }
+        _ => Failure::from(error),
+    }
 }
 
 /// The integration from the flags, the environment and the config file: all three parts or

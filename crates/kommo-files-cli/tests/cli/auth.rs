@@ -301,7 +301,29 @@ fn a_redirect_with_another_state_is_refused() {
     assert_eq!(flag.stderr_json()["error"]["kind"], "auth");
     assert!(!token_file(&env).exists(), "nothing stored");
     assert_eq!(token_requests(&env), 0, "the code was never sent");
-    assert_no_secret(&[&pasted, &random, &flag], &[code]);
+    assert_no_secret(&[&pasted, &random, &flag], &[code.clone()]);
+
+    // The refused redirect's code was never sent: it still works once, then it is spent,
+    // and the token endpoint's refusal is a clear error.
+    let mut args = integration_flags();
+    args.extend(["--code", code.as_str()]);
+    let first = cli_for_account(&env)
+        .env("KOMMO_CLIENT_SECRET", SECRET)
+        .run(&args)
+        .success();
+    let spent = cli_for_account(&env)
+        .env("KOMMO_CLIENT_SECRET", SECRET)
+        .run(&args)
+        .expect_code(2);
+    assert!(
+        spent.stderr.contains("refused the code"),
+        "{}",
+        spent.stderr
+    );
+    assert!(spent.stderr.contains("auth login"), "{}", spent.stderr);
+    let mut secrets = secrets_of(&stored(&env));
+    secrets.push(code);
+    assert_no_secret(&[&first, &spent], &secrets);
 }
 
 #[test]
