@@ -301,7 +301,7 @@ fn a_redirect_with_another_state_is_refused() {
     assert_eq!(flag.stderr_json()["error"]["kind"], "auth");
     assert!(!token_file(&env).exists(), "nothing stored");
     assert_eq!(token_requests(&env), 0, "the code was never sent");
-    assert_no_secret(&[&pasted, &random, &flag], &[code.clone()]);
+    assert_no_secret(&[&pasted, &random, &flag], std::slice::from_ref(&code));
 
     // The refused redirect's code was never sent: it still works once, then it is spent,
     // and the token endpoint's refusal is a clear error.
