@@ -262,6 +262,69 @@ fn login_with_a_pasted_redirect_url_learns_the_account() {
     assert_no_secret(&[&login, &ls, &status], &secrets);
 }
 
+/// What a browser does with the emulator's consent page: a `GET`, whose redirect's `Location`
+/// is the URL the user pastes.
+fn follow_consent(url: &str) -> String {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("a local consent URL");
+    let slash = rest.find('/').expect("a path");
+    let mut stream = std::net::TcpStream::connect(&rest[..slash]).expect("connect");
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        &rest[slash..],
+        &rest[..slash]
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
+    answer
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("location")
+                .then(|| value.trim().to_owned())
+        })
+        .expect("a Location")
+}
+
+/// The whole interactive login: the consent URL it prints (the emulator's own, as the account
+/// is on this machine) with a random `state`, followed as a browser would, its redirect pasted.
+#[test]
+fn an_interactive_login_through_the_consent_page() {
+    let env = env();
+    let mut consent = None;
+    let login = cli_for_account(&env)
+        .env("KOMMO_CLIENT_SECRET", SECRET)
+        .run_interactive(&integration_flags(), |line| {
+            let url = line.trim();
+            url.starts_with("http").then(|| {
+                consent = Some(url.to_owned());
+                format!("{}\n", follow_consent(url))
+            })
+        })
+        .success();
+    let consent = consent.expect("a consent URL was printed");
+    assert!(
+        consent.starts_with(&format!(
+            "{}/oauth?client_id={CLIENT_ID}&state=",
+            env.emulator.account_url()
+        )),
+        "{consent}"
+    );
+    let state = consent
+        .split("state=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap();
+    assert_eq!(state.len(), 32, "16 random bytes: {consent}");
+    assert!(login.stdout.contains("Logged in to"), "{}", login.stdout);
+    assert_owner_only(&token_file(&env));
+    assert_eq!(token_requests(&env), 1);
+    assert_no_secret(&[&login], &secrets_of(&stored(&env)));
+}
+
 #[test]
 fn a_redirect_with_another_state_is_refused() {
     let env = env();
