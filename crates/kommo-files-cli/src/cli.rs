@@ -19,6 +19,7 @@ Connection (in this order):
   KOMMO_BASE_URL + KOMMO_TOKEN   e.g. https://mycompany.kommo.com
   KOMMO_SUBDOMAIN + KOMMO_TOKEN  with KOMMO_DOMAIN = kommo.com (default), amocrm.ru or amocrm.com
   config file                    --config, KOMMO_CONFIG, or ~/.config/kommo-files/config.toml
+  stored OAuth login             `kommo-files auth login`, used when no token is given
 
 Exit codes: 0 done, 1 failed, 2 usage or configuration error, 130 stopped by Ctrl-C.
 Try `kommo-files demo` for a guided tour against the embedded emulator."
@@ -107,6 +108,9 @@ pub enum Command {
     /// Read or set a "file" custom field of an entity.
     #[command(subcommand)]
     Field(FieldCommand),
+    /// Log in with OAuth 2.0 (a public integration), show or remove the stored login.
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// A guided tour against the embedded emulator: upload, version, list, attach, note,
     /// delete, restore, download and verify.
     Demo(DemoArgs),
@@ -290,6 +294,45 @@ pub enum FieldCommand {
         /// The field's id.
         field_id: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Log in to an account through Kommo's consent page and store the tokens: every command
+    /// then uses them (refreshing them as needed) when no KOMMO_TOKEN is given.
+    Login(LoginArgs),
+    /// The credentials commands use: account, kind, expiry and where they are stored.
+    Status,
+    /// Remove the stored login of the account.
+    Logout,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The integration's id (also KOMMO_CLIENT_ID, or client_id in the config file).
+    #[arg(long, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// The integration's secret key (better: KOMMO_CLIENT_SECRET, or client_secret in the
+    /// config file, than a flag other users can see in the process list).
+    #[arg(long, value_name = "SECRET")]
+    pub client_secret: Option<String>,
+    /// The integration's redirect URI (also KOMMO_REDIRECT_URI, or redirect_uri in the config
+    /// file).
+    #[arg(long, value_name = "URI")]
+    pub redirect_uri: Option<String>,
+    /// The authorization code, instead of pasting it (the account must be given).
+    #[arg(long, value_name = "CODE", conflicts_with = "redirect_url")]
+    pub code: Option<String>,
+    /// The URL the consent page redirected to, instead of pasting it (with --state).
+    #[arg(long, value_name = "URL", requires = "state")]
+    pub redirect_url: Option<String>,
+    /// The `state` of the consent URL (default: a random one); the redirect must carry it.
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// Also store the client secret with the login (owner-only file), so commands can refresh
+    /// the tokens without KOMMO_CLIENT_SECRET.
+    #[arg(long)]
+    pub save_secret: bool,
 }
 
 #[derive(Debug, Args)]

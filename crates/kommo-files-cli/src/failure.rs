@@ -1,6 +1,7 @@
 //! How a command fails: one line saying what went wrong, a hint saying what to do, and the
 //! exit code (1 for a failure, 2 for a usage or configuration mistake).
 
+use kommo_files::auth::{AuthError, StoreErrorKind};
 use kommo_files::model::upload::SendFailureKind;
 use kommo_files::model::upload::UploadError;
 use kommo_files::model::ApiError;
@@ -18,7 +19,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// A command's failure, ready to print.
 #[derive(Debug, Serialize)]
 pub struct Failure {
-    /// `usage`, `config`, `api`, `network`, `upload`, `io`, `refused`, `cancelled`.
+    /// `usage`, `config`, `auth`, `api`, `network`, `upload`, `io`, `refused`, `cancelled`.
     pub kind: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,6 +43,11 @@ impl Failure {
     /// The connection settings are missing or wrong (exit 2).
     pub fn config(message: impl Into<String>) -> Self {
         Self::new("config", message, EXIT_USAGE)
+    }
+
+    /// Logging in failed, or the stored login cannot be used without a new one (exit 2).
+    pub fn auth(message: impl Into<String>) -> Self {
+        Self::new("auth", message, EXIT_USAGE)
     }
 
     /// Something was refused on purpose, e.g. an unsafe file name (exit 1).
@@ -175,8 +181,9 @@ impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         let status = error.status().map(|s| s.as_u16());
         let (kind, hint) = classify(&error);
-        let exit_code = match kind {
-            "cancelled" => crate::interrupt::EXIT_INTERRUPTED,
+        let exit_code = match (&error, kind) {
+            (_, "cancelled") => crate::interrupt::EXIT_INTERRUPTED,
+            (Error::Auth(auth), _) if needs_login(auth) => EXIT_USAGE,
             _ => EXIT_FAILED,
         };
         let mut failure = Self::new(kind, describe(&error), exit_code);
@@ -196,6 +203,58 @@ fn describe(error: &Error) -> String {
             operation, error, ..
         } => format!("{operation}: {error}"),
         _ => error.chain_message(),
+    }
+}
+
+/// An authentication failure only a new login (or a new token) fixes: exit 2, as for a
+/// configuration mistake. The others (no answer, a failing endpoint) may pass: exit 1.
+fn needs_login(error: &AuthError) -> bool {
+    match error {
+        AuthError::Refused(_)
+        | AuthError::Revoked(_)
+        | AuthError::NoRefreshToken
+        | AuthError::NotLoggedIn => true,
+        AuthError::Store(store) => store.kind == StoreErrorKind::Damaged,
+        _ => false,
+    }
+}
+
+/// What to do about an authentication failure.
+fn auth_hint(error: &AuthError) -> &'static str {
+    match error {
+        AuthError::Refused(_) => {
+            "the login can no longer be renewed (its refresh token was used, expired or revoked, \
+             or the client id, secret or redirect URI are wrong): run `kommo-files auth login` again"
+        }
+        AuthError::Revoked(_) => {
+            "the integration was revoked or disabled in the account, or its access was removed: \
+             enable it again, then run `kommo-files auth login`"
+        }
+        AuthError::NoRefreshToken => {
+            "the token has expired and cannot be renewed: issue a new long-lived token and set \
+             KOMMO_TOKEN, or run `kommo-files auth login`"
+        }
+        AuthError::NotLoggedIn => "run `kommo-files auth login`, or set KOMMO_TOKEN",
+        AuthError::NoAnswer(_) => {
+            "check the network and run the command again; if the next refresh is refused, run \
+             `kommo-files auth login` again"
+        }
+        AuthError::Failed(_) => "the token endpoint is failing: try again later",
+        AuthError::Malformed(_) => {
+            "run the command again; if the next refresh is refused, run `kommo-files auth login` again"
+        }
+        AuthError::Store(store) if store.kind == StoreErrorKind::Damaged => {
+            "the stored tokens are unreadable: run `kommo-files auth login` again"
+        }
+        AuthError::Store(_) => {
+            "check the token file and its directory (permissions, free space); \
+             `kommo-files auth status` shows where it is"
+        }
+        AuthError::NotSaved { .. } => {
+            "the renewed tokens could not be stored: fix the token file (permissions, free space) \
+             and run the command again; if it is then refused, run `kommo-files auth login` again"
+        }
+        _ => "run the command again; if it fails again, run `kommo-files auth login`",
     }
 }
 
@@ -242,6 +301,7 @@ fn classify(error: &Error) -> (&'static str, Option<&'static str>) {
         _ => None,
     };
     match error {
+        Error::Auth(auth) => ("auth", Some(auth_hint(auth))),
         Error::Cancelled { .. } => (
             "cancelled",
             Some("run the same command again to continue where it stopped"),

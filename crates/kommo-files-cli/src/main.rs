@@ -12,6 +12,7 @@ mod connection;
 mod dates;
 mod failure;
 mod interrupt;
+mod login;
 mod output;
 mod progress;
 mod state;

@@ -29,6 +29,20 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<(), Failure> {
     let workspace = Workspace::create(args.keep_in.as_deref())?;
     let connection = connect_emulator(Emulator::builder().max_part_size(DEMO_PART_SIZE))?;
     let emulator_url = connection.account_url.clone();
+    let login = match connection
+        .emulator_login
+        .as_ref()
+        .and_then(|t| t.expires_at())
+    {
+        Some(expires_at) => format!(
+            "It logged in with OAuth 2.0 as integration `{}` would: the consent page, the code \
+             in its redirect, the token endpoint (the access token lasts until {} UTC and is \
+             renewed automatically).\n",
+            crate::login::EMULATOR_CLIENT_ID,
+            crate::dates::format_utc(expires_at)
+        ),
+        None => String::new(),
+    };
     let context = Context::new(connection, global);
     let tour = Tour {
         context: &context,
@@ -36,7 +50,7 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<(), Failure> {
     };
     say(&format!(
         "kommo-files demo: an embedded Kommo emulator is listening at {emulator_url}\n\
-         (no account, nothing configured). Each step runs the command shown.\n"
+         (no account, nothing configured).\n{login}Each step runs the command shown.\n"
     ))?;
 
     let size = args.size.0;
@@ -84,8 +98,9 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<(), Failure> {
     say(&format!(
         "\nVerified: the download's SHA-256 is the uploaded version's ({expected}).\n\
          The tour took {requests} HTTP requests, paced at 7 per second as Kommo requires.\n\
-         Next: set KOMMO_BASE_URL and KOMMO_TOKEN (or KOMMO_SUBDOMAIN) and run the same \
-         commands against your account; `kommo-files --help` lists them all.\n"
+         Next: set KOMMO_BASE_URL and KOMMO_TOKEN (or KOMMO_SUBDOMAIN), or run \
+         `kommo-files auth login`, and run the same commands against your account; \
+         `kommo-files --help` lists them all.\n"
     ))?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per family of commands; [`run`] sends each command to its function.
 
+mod auth;
 mod demo;
 mod download;
 mod fields;
@@ -56,8 +57,10 @@ impl Context {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
-    if let Command::Demo(args) = &cli.command {
-        return demo::run(args, &cli.global);
+    match &cli.command {
+        Command::Demo(args) => return demo::run(args, &cli.global),
+        Command::Auth(command) => return auth::run(command, &cli.global),
+        _ => {}
     }
     let connection = connect(cli.global.emulator, cli.global.config.as_deref())?;
     let context = Context::new(connection, &cli.global);
@@ -89,5 +92,6 @@ fn dispatch(context: &Context, command: &Command) -> Result<(), Failure> {
         Command::Note(args) => links::note(context, args),
         Command::Field(command) => fields::field(context, command),
         Command::Demo(_) => Err(Failure::usage("the demo cannot run inside the demo")),
+        Command::Auth(_) => Err(Failure::usage("the demo does not log in again")),
     }
 }

@@ -21,6 +21,12 @@ fn demo_runs_the_tour_and_verifies_the_download() {
         .run(&["demo", "--size", "600KiB"])
         .success();
     assert!(output.stdout.contains("\nVerified: "), "{}", output.stdout);
+    // It logged in through the emulator's consent page and token endpoint.
+    assert!(
+        output.stdout.contains("It logged in with OAuth 2.0"),
+        "{}",
+        output.stdout
+    );
     for step in [
         "$ kommo-files upload ",
         "$ kommo-files versions ",

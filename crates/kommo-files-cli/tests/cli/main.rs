@@ -1,5 +1,6 @@
 //! Integration tests of the `kommo-files` binary, run against in-process emulators.
 
+mod auth;
 mod batch;
 mod commands;
 mod config_file;

@@ -141,6 +141,58 @@ impl Cli {
         }
     }
 
+    /// Runs the command to its end with `input` on its standard input.
+    pub fn run_with_stdin<S: AsRef<std::ffi::OsStr>>(mut self, args: &[S], input: &str) -> Output {
+        use std::io::Write;
+        self.command.stdin(Stdio::piped());
+        let mut child = self.command.args(args).spawn().expect("spawn kommo-files");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        // Ignored: a command that fails early closes its end before reading.
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        let stdout = reader(child.stdout.take().expect("piped stdout"));
+        let stderr = reader(child.stderr.take().expect("piped stderr"));
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+        .wait()
+    }
+
+    /// Runs the command to its end, answering on its standard input what `answer` makes of
+    /// the first standard error line it returns `Some` for (a prompt's question).
+    pub fn run_interactive<S: AsRef<std::ffi::OsStr>>(
+        mut self,
+        args: &[S],
+        mut answer: impl FnMut(&str) -> Option<String>,
+    ) -> Output {
+        use std::io::{BufRead, Write};
+        self.command.stdin(Stdio::piped());
+        let mut child = self.command.args(args).spawn().expect("spawn kommo-files");
+        let mut stdin = Some(child.stdin.take().expect("piped stdin"));
+        let stdout = reader(child.stdout.take().expect("piped stdout"));
+        let mut stderr = std::io::BufReader::new(child.stderr.take().expect("piped stderr"));
+        let mut seen = String::new();
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some(input) = stdin.as_ref().and_then(|_| answer(&line)) {
+                let mut pipe = stdin.take().expect("stdin");
+                let _ = pipe.write_all(input.as_bytes());
+            }
+            seen.push_str(&line);
+            line.clear();
+        }
+        drop(stdin);
+        let stderr = std::thread::spawn(move || seen);
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+        .wait()
+    }
+
     /// Runs the command to its end.
     pub fn run<S: AsRef<std::ffi::OsStr>>(self, args: &[S]) -> Output {
         self.spawn(args).wait()
