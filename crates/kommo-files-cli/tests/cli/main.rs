@@ -9,4 +9,5 @@ mod progress;
 mod resume;
 mod server_errors;
 mod support;
+mod sync;
 mod usage;
