@@ -4,6 +4,7 @@ mod batch;
 mod commands;
 mod config_file;
 mod emulator_flag;
+mod export;
 mod hostile;
 mod progress;
 mod resume;
