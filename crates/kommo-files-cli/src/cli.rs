@@ -144,6 +144,12 @@ pub struct UploadArgs {
     /// Add an attachment note for each uploaded file, e.g. leads:123 (repeatable).
     #[arg(long, value_name = "ENTITY:ID")]
     pub note: Vec<EntityRef>,
+    /// Files per attachment or note request (--attach and --note are batched).
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=250))]
+    pub link_batch: u32,
+    /// Read each upload back and compare its SHA-256 with the local file's.
+    #[arg(long)]
+    pub verify: bool,
     /// Start over: forget what an earlier run of this command left unfinished.
     #[arg(long)]
     pub no_resume: bool,

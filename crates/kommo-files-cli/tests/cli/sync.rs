@@ -336,3 +336,36 @@ fn verify_reads_each_upload_back() {
     assert_eq!(outcome["verified"], true, "{report}");
     assert_eq!(env.count_requests("GET", |p| p.contains("/download")), 1);
 }
+
+/// The answer to a batch of notes is lost after the server stored them: the next sync finds
+/// them on the entity and posts none again, and uploads nothing.
+#[test]
+fn a_lost_answer_to_a_notes_batch_is_not_posted_twice() {
+    let env = TestEnv::new();
+    let folder = env.home.join("folder");
+    for i in 0..4u8 {
+        put(&folder, &format!("f{i}.txt"), &pattern(10, i), 1_000);
+    }
+    env.emulator.add_fault(
+        Fault::new(FaultAction::CloseAfterCommit)
+            .method("POST")
+            .path("*/notes")
+            .nth(1),
+    );
+    let args = [
+        "sync",
+        "--attach",
+        "leads:1001",
+        "--note",
+        "leads:1002",
+        arg(&folder),
+    ];
+    env.cli().run(&args).expect_code(1);
+    env.emulator.clear_faults();
+    env.emulator.clear_requests();
+    env.ok(&args);
+    assert_eq!(uploads(&env), 0);
+    let notes = env.sdk().notes(&EntityType::Leads, 1002).unwrap();
+    assert_eq!(notes.len(), 4, "one note per file: {notes:?}");
+    assert_eq!(env.count_requests("POST", |p| p.ends_with("/notes")), 0);
+}
