@@ -255,3 +255,36 @@ fn hostile_and_colliding_names_stay_inside_and_apart() {
         .collect();
     assert_eq!(lower.len(), files.len(), "unique without case");
 }
+
+/// A file that got a new active version since the last export is downloaded again, over the
+/// old copy at the same path; the others are kept.
+#[test]
+fn a_new_active_version_replaces_the_exported_copy() {
+    let env = TestEnv::new();
+    let sdk = env.sdk();
+    let file = sdk
+        .upload_bytes("report.txt", &b"first"[..], UploadOptions::new())
+        .unwrap();
+    sdk.upload_bytes("other.txt", &b"other"[..], UploadOptions::new())
+        .unwrap();
+    let dir = env.home.join("export");
+    env.ok(&["export", arg(&dir)]);
+    sdk.upload_bytes(
+        "report.txt",
+        &b"second, longer"[..],
+        UploadOptions::new().new_version_of(&file.uuid),
+    )
+    .unwrap();
+    let again = env.ok(&["export", arg(&dir)]);
+    assert!(
+        again.stdout.contains("1 downloaded, 1 already there"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        std::fs::read(dir.join("report.txt")).unwrap(),
+        b"second, longer"
+    );
+    assert_eq!(exported(&dir).len(), 2);
+    assert_eq!(check_every_byte(&env, &dir), 2);
+}

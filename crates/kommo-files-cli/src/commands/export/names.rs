@@ -15,8 +15,9 @@ const RESERVED: [&str; 22] = [
 ];
 
 /// One file name, safe on Linux, macOS and Windows: no separator, no control character, no
-/// `..`, no leading dot (the export's own temporary files start with one), no reserved device
-/// name, not empty, at most [`MAX_NAME_BYTES`] bytes with its extension kept.
+/// `..`, no trailing dot or space, no leading dot (`_` goes before it: the export's own
+/// temporary files start with one), no reserved device name (`_` before it too), not empty,
+/// at most [`MAX_NAME_BYTES`] bytes with its extension kept.
 pub fn safe_name(raw: &str) -> String {
     let mut name: String = raw
         .chars()
@@ -26,9 +27,16 @@ pub fn safe_name(raw: &str) -> String {
             c => c,
         })
         .collect();
-    name = name.trim_matches(|c: char| c == ' ' || c == '.').to_owned();
+    name = name
+        .trim_start_matches(' ')
+        .trim_end_matches([' ', '.'])
+        .to_owned();
     if name.is_empty() {
         name = "file".to_owned();
+    }
+    // Hidden (and the export's own temporary files start with a dot), as `download` does.
+    if name.starts_with('.') {
+        name.insert(0, '_');
     }
     let stem = name
         .split('.')
@@ -98,12 +106,13 @@ mod tests {
     #[test]
     fn hostile_names_become_plain_file_names() {
         let cases = [
-            ("../x", "_x"),
+            ("../x", "_.._x"),
             ("/etc/passwd", "_etc_passwd"),
             ("..", "file"),
             ("", "file"),
             ("   ", "file"),
-            (".bashrc", "bashrc"),
+            (".bashrc", "_.bashrc"),
+            ("trailing. . ", "trailing"),
             ("con", "_con"),
             ("CON.txt", "_CON.txt"),
             ("lpt9.pdf", "_lpt9.pdf"),
