@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use crate::fixture::{GIB, KIB, MIB};
-use crate::{efficiency, many_files, memory, throughput};
+use crate::{efficiency, many_files, memory, sync, throughput};
 
 pub const USAGE: &str =
     "usage: kommo-files-bench [--runs N] [--quick] [--only LIST] [--cli PATH] [--out PATH]
   --runs N     runs per measurement, medians reported (default 5)
   --quick      small sizes: checks that every scenario works, numbers mean little
-  --only LIST  comma-separated: throughput, memory, requests, many-files (default all)
+  --only LIST  comma-separated: throughput, memory, requests, many-files, sync (default all)
   --cli PATH   the release `kommo-files` binary (the memory scenario runs it)
   --out PATH   also write the report there";
 
@@ -19,14 +19,16 @@ pub enum Scenario {
     Memory,
     Requests,
     ManyFiles,
+    Sync,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 4] = [
+    const ALL: [Scenario; 5] = [
         Scenario::Throughput,
         Scenario::Memory,
         Scenario::Requests,
         Scenario::ManyFiles,
+        Scenario::Sync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Scenario {
             Scenario::Memory => "memory",
             Scenario::Requests => "requests",
             Scenario::ManyFiles => "many-files",
+            Scenario::Sync => "sync",
         }
     }
 }
@@ -55,6 +58,7 @@ pub struct Sizes {
     pub memory: memory::Settings,
     pub requests: efficiency::Settings,
     pub many_files: many_files::Settings,
+    pub sync: sync::Settings,
 }
 
 impl Args {
@@ -132,6 +136,13 @@ impl Args {
                 paced_files: if quick { 15 } else { 60 },
                 runs: self.runs,
             },
+            sync: sync::Settings {
+                linked_files: if quick { 30 } else { 200 },
+                noop_files: if quick { 500 } else { 10_000 },
+                export_files: if quick { 60 } else { 500 },
+                export_latency_ms: 20,
+                export_jobs: vec![1, 4, 16],
+            },
         }
     }
 
@@ -160,7 +171,7 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let args = parse(&[]).unwrap();
-        assert_eq!((args.runs, args.quick, args.scenarios.len()), (5, false, 4));
+        assert_eq!((args.runs, args.quick, args.scenarios.len()), (5, false, 5));
         let args = parse(&[
             "--runs",
             "5",

@@ -18,6 +18,7 @@ mod python;
 mod raw;
 mod report;
 mod stats;
+mod sync;
 mod throughput;
 
 use std::process::ExitCode;
@@ -76,6 +77,7 @@ fn run(args: &Args) -> BenchResult<usize> {
             Scenario::ManyFiles => {
                 sections.push(many_files::run(&sizes.many_files, &runtime, &work)?)
             }
+            Scenario::Sync => sections.push(sync::run(&sizes.sync, args.cli.as_deref(), &work)?),
         }
     }
     sections.sort_by_key(|section| section.title.clone());
@@ -131,6 +133,28 @@ mod tests {
         for check in &section.checks {
             assert_eq!(check.outcome, Outcome::Met, "{}", check.target);
         }
+    }
+
+    #[test]
+    fn sync_counts_its_requests() {
+        let work = Workdir::new("test-sync").unwrap();
+        let settings = sync::Settings {
+            linked_files: 8,
+            noop_files: 200,
+            export_files: 4,
+            export_latency_ms: 1,
+            export_jobs: vec![1, 2],
+        };
+        let section = sync::run(&settings, None, &work).unwrap();
+        // At toy sizes the fixed requests (discovery, one batch each) weigh on the ratio.
+        for check in section
+            .checks
+            .iter()
+            .filter(|c| !c.target.contains("per file"))
+        {
+            assert_ne!(check.outcome, Outcome::Missed, "{}", check.target);
+        }
+        assert!(section.render().contains("| no-op |"));
     }
 
     #[test]

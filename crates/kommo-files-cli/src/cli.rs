@@ -58,6 +58,12 @@ pub struct Global {
 pub enum Command {
     /// Upload files and directories (recursively); a re-run continues unfinished uploads.
     Upload(UploadArgs),
+    /// Make the account reflect a local folder: new files uploaded, changed ones as new
+    /// versions, unchanged ones untouched (no request); --delete trashes what is gone.
+    Sync(SyncArgs),
+    /// Copy the account's files (or those `ls`'s filters select) to a folder, with a
+    /// manifest.json; a re-run downloads only what is missing.
+    Export(ExportArgs),
     /// List files, with filters.
     Ls(LsArgs),
     /// Show one file.
@@ -142,12 +148,81 @@ pub struct UploadArgs {
     /// Add an attachment note for each uploaded file, e.g. leads:123 (repeatable).
     #[arg(long, value_name = "ENTITY:ID")]
     pub note: Vec<EntityRef>,
+    /// Files per attachment or note request (--attach and --note are batched).
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=250))]
+    pub link_batch: u32,
+    /// Read each upload back and compare its SHA-256 with the local file's.
+    #[arg(long)]
+    pub verify: bool,
     /// Start over: forget what an earlier run of this command left unfinished.
     #[arg(long)]
     pub no_resume: bool,
     /// Where unfinished uploads are remembered.
     #[arg(long, value_name = "DIR", env = "KOMMO_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The folder (walked recursively; Kommo files are named after each file's own name).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Move files whose local copy is gone to the trash (asks unless --yes).
+    #[arg(long)]
+    pub delete: bool,
+    /// Do not ask before --delete trashes files.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Overwrite remote changes (a newer version, a trashed file) instead of skipping them.
+    #[arg(long)]
+    pub force: bool,
+    /// Compare files of the same size by SHA-256, not by modification time.
+    #[arg(long)]
+    pub checksum: bool,
+    /// Rebuild a lost manifest: match files to the account's by name and size (an
+    /// ambiguous match is reported and skipped, never guessed).
+    #[arg(long)]
+    pub adopt: bool,
+    /// Print the plan and the number of requests it takes; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Read each upload back and compare its SHA-256.
+    #[arg(long)]
+    pub verify: bool,
+    /// Attach each new file to an entity, e.g. leads:123 (repeatable; batched).
+    #[arg(long, value_name = "ENTITY:ID")]
+    pub attach: Vec<EntityRef>,
+    /// Add an attachment note for each new file, e.g. leads:123 (repeatable; batched).
+    #[arg(long, value_name = "ENTITY:ID")]
+    pub note: Vec<EntityRef>,
+    /// Files per attachment or note request.
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=250))]
+    pub link_batch: u32,
+    /// Where the manifest (path -> Kommo file) is kept, one per account and folder.
+    #[arg(long, value_name = "DIR", env = "KOMMO_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The folder to write to (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Every version of each file, not only the active one.
+    #[arg(long)]
+    pub all_versions: bool,
+    /// Trashed files too.
+    #[arg(long)]
+    pub trashed: bool,
+    /// Record the entities each file is attached to (one request per file).
+    #[arg(long)]
+    pub links: bool,
+    /// Downloads at the same time (the 7 requests/s limit is shared by all).
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub jobs: u16,
+    /// Which files, as `ls` selects them.
+    #[command(flatten)]
+    pub filter: LsArgs,
 }
 
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 /// A command's failure, ready to print.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Failure {
     /// `usage`, `config`, `auth`, `api`, `network`, `upload`, `io`, `refused`, `cancelled`.
     pub kind: &'static str,

@@ -60,6 +60,8 @@ mod endpoints;
 mod recovery;
 #[path = "driver/sources.rs"]
 mod sources;
+#[path = "driver/sync_folder.rs"]
+mod sync_folder;
 #[path = "driver/upload.rs"]
 mod upload;
 

@@ -54,6 +54,7 @@ mod error;
 mod options;
 mod pages;
 mod support;
+pub mod sync;
 mod version;
 
 pub use asynchronous::{Client, DownloadWrite, FileStream, UploadRead};

@@ -232,7 +232,7 @@ pub fn existing_file(context: &Context, uuid: &str) -> Result<FileObject, Failur
 }
 
 /// Up to `limit` files of a listing, following pages.
-fn collect(
+pub(super) fn collect(
     context: &Context,
     query: FileQuery,
     limit: Option<usize>,
@@ -247,7 +247,7 @@ fn collect(
     Ok(files)
 }
 
-fn query_of(args: &LsArgs) -> Result<FileQuery, Failure> {
+pub(super) fn query_of(args: &LsArgs) -> Result<FileQuery, Failure> {
     let mut query = FileQuery::new().deleted(args.deleted).limit(args.page_size);
     for extension in &args.extensions {
         query = query.extension(extension.trim_start_matches('.'));

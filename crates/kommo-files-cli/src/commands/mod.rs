@@ -3,9 +3,11 @@
 mod auth;
 mod demo;
 mod download;
+mod export;
 mod fields;
 mod files;
 mod links;
+mod sync;
 mod upload;
 
 use kommo_files::blocking::Client;
@@ -71,6 +73,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
 fn dispatch(context: &Context, command: &Command) -> Result<(), Failure> {
     match command {
         Command::Upload(args) => upload::upload(context, args),
+        Command::Sync(args) => sync::sync(context, args),
+        Command::Export(args) => export::export(context, args),
         Command::Ls(args) => files::ls(context, args),
         Command::Info(file) => files::info(context, &file.uuid),
         Command::Rename { uuid, name } => files::rename(context, uuid, name),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use kommo_files::blocking::Client;
 use kommo_files::model::upload::UploadEvent;
-use kommo_files::model::wire::{AttachmentNote, FileObject};
+use kommo_files::model::wire::FileObject;
 use kommo_files::{CancelHandle, Error, UploadOptions};
 
 use super::sources::Source;
@@ -25,6 +25,7 @@ pub struct Job<'a> {
     pub cancel: &'a CancelHandle,
     pub batch: &'a Arc<Batch>,
     pub reporter: &'a Arc<Reporter>,
+    pub links: &'a super::links::Links<'a>,
 }
 
 impl Job<'_> {
@@ -49,10 +50,14 @@ impl Job<'_> {
                     String::new()
                 };
                 self.reporter.result(&format!(
-                    "{} {} -> {uuid} ({}{partly}){version}",
+                    "{} {} -> {uuid} ({}{partly}){version}{}",
                     outcome.status,
                     printable(&source.path.display().to_string()),
-                    human_size(source.size)
+                    human_size(source.size),
+                    match outcome.verified {
+                        Some(true) => ", SHA-256 verified",
+                        _ => "",
+                    }
                 ));
                 outcome.uuid = Some(uuid);
             }
@@ -82,7 +87,8 @@ impl Job<'_> {
             .batch
             .record(&source.path)
             .filter(|r| r.size == source.size && r.modified == source.modified);
-        let mut record = match earlier {
+        let from_earlier_run = earlier.is_some();
+        let record = match earlier {
             Some(record) => {
                 outcome.status = "already uploaded";
                 self.reporter.skipped(index, source.size);
@@ -95,6 +101,10 @@ impl Job<'_> {
                 outcome.sent = self.reporter.moved(index);
                 let (file, status) = transferred?;
                 outcome.status = status;
+                if self.args.verify {
+                    verify(&self.client, &file, &source.path)?;
+                    outcome.verified = Some(true);
+                }
                 let record = uploaded(source, file.uuid);
                 // Usually saved already, when the SDK said the upload completed.
                 if self.batch.record(&source.path).as_ref() != Some(&record) {
@@ -103,7 +113,8 @@ impl Job<'_> {
                 record
             }
         };
-        self.link(&mut record, &source.path, name)?;
+        self.links
+            .add(&source.path, &record.uuid, name, from_earlier_run);
         Ok(record.uuid)
     }
 
@@ -212,32 +223,6 @@ impl Job<'_> {
         }
         (result, restarted.load(Ordering::SeqCst))
     }
-
-    /// Attaches and notes the file where asked, once each, saving each step.
-    fn link(&self, record: &mut FileRecord, path: &Path, name: &str) -> Result<(), Failure> {
-        for entity in &self.args.attach {
-            let key = entity.to_string();
-            if !record.attached.contains(&key) {
-                self.client
-                    .attach(&entity.kind, entity.id, &[&record.uuid])
-                    .map_err(|error| Failure::about_entity(error, entity))?;
-                record.attached.push(key);
-                self.batch.save(path, record.clone())?;
-            }
-        }
-        for entity in &self.args.note {
-            let key = entity.to_string();
-            if !record.noted.contains(&key) {
-                let note = AttachmentNote::new(entity.id, &record.uuid).file_name(name);
-                self.client
-                    .add_attachment_notes(&entity.kind, &[note])
-                    .map_err(|error| Failure::about_entity(error, entity))?;
-                record.noted.push(key);
-                self.batch.save(path, record.clone())?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The journal record of a file just uploaded (nothing attached or noted yet).
@@ -269,4 +254,21 @@ fn kommo_files_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Reads the stored copy back (streamed into a hash, never to disk) and compares its SHA-256
+/// with the local file's.
+fn verify(client: &Client, file: &FileObject, path: &Path) -> Result<(), Failure> {
+    use sha2::Digest;
+    let local = kommo_files::sync::sha256_file(path)?;
+    let mut hasher = sha2::Sha256::new();
+    client.download(file, &mut hasher)?;
+    let stored = kommo_files::model::upload::hex(&hasher.finalize());
+    if stored == local {
+        return Ok(());
+    }
+    Err(Failure::refused(format!(
+        "the stored copy's SHA-256 {stored} differs from the local file's {local}"
+    ))
+    .hint("upload it again with --no-resume"))
 }

@@ -3,6 +3,7 @@
 //! no attachment or note.
 
 mod job;
+mod links;
 mod sources;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use self::job::Job;
+use self::links::Links;
 use self::sources::{collect_sources, Source};
 use super::Context;
 use crate::cli::UploadArgs;
@@ -33,6 +35,9 @@ struct Outcome {
     /// resumed upload, more after parts were sent again, 0 for one done before. The outcomes'
     /// `sent` add up to the closing `sent …` line.
     sent: u64,
+    /// With `--verify`: the stored copy's SHA-256 matched the local file's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<Failure>,
 }
@@ -46,6 +51,7 @@ impl Outcome {
             status: "failed",
             size: source.size,
             sent: 0,
+            verified: None,
             error: None,
         }
     }
@@ -93,6 +99,13 @@ fn upload_batch(
     let finished = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
     let workers = usize::from(args.concurrency).min(sources.len()).max(1);
+    let links = Links::new(
+        context.client().clone(),
+        &batch,
+        &args.attach,
+        &args.note,
+        args.link_batch as usize,
+    );
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
@@ -109,6 +122,7 @@ fn upload_batch(
                     cancel: &cancel,
                     batch: &batch,
                     reporter: &reporter,
+                    links: &links,
                 };
                 let outcome = job.run(index, source);
                 reporter.file_finished(finished.fetch_add(1, Ordering::SeqCst) + 1);
@@ -123,6 +137,21 @@ fn upload_batch(
     let mut outcomes = outcomes
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // The last, partly filled batches of attachments and notes; a failed one fails its files.
+    for (path, failure) in links.finish() {
+        let Some((_, outcome)) = outcomes.iter_mut().find(|(_, o)| o.path == path) else {
+            continue;
+        };
+        if outcome.error.is_none() {
+            reporter.note(&format!(
+                "failed {}: {}",
+                printable(&path.display().to_string()),
+                failure.message
+            ));
+            outcome.status = "failed";
+            outcome.error = Some(failure);
+        }
+    }
     outcomes.sort_by_key(|(index, _)| *index);
     let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, outcome)| outcome).collect();
     reporter.finish();
