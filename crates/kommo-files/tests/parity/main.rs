@@ -316,4 +316,10 @@ parity_tests! {
     oauth::a_code_is_exchanged_once =>
         blocking_a_code_is_exchanged_once,
         async_a_code_is_exchanged_once;
+    oauth::a_broken_token_endpoint_is_never_retried_blindly =>
+        blocking_a_broken_token_endpoint_is_never_retried_blindly,
+        async_a_broken_token_endpoint_is_never_retried_blindly;
+    oauth::a_garbled_token_answer_is_not_quoted =>
+        blocking_a_garbled_token_answer_is_not_quoted,
+        async_a_garbled_token_answer_is_not_quoted;
 }

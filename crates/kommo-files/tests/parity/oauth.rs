@@ -12,7 +12,9 @@ macro_rules! scenarios {
             use kommo_files::auth::{AuthError, Credentials, FileTokenStore};
             use kommo_files::oauth::{OAuthApp, RefreshToken, TokenSet};
             use kommo_files::{AccessToken, ClientConfig, Error, ErrorKind, UploadOptions};
-            use kommo_files_emulator::{EmulatorHandle, Integration, IssuedTokens};
+            use kommo_files_emulator::{
+                EmulatorHandle, Fault, FaultAction, Integration, IssuedTokens,
+            };
 
             use super::{concurrent_gets, start, Client};
             use crate::common::{self, PART};
@@ -276,6 +278,101 @@ macro_rules! scenarios {
                 assert_eq!(refreshes(&emulator), 1, "one refresh, saved twice");
                 assert!(!format!("{credentials:?}").contains(&issued.refresh_token));
                 assert!(!format!("{credentials:?}").contains(SECRET));
+            }
+
+            /// A token endpoint that loses, garbles or fails its answers: each a clear error
+            /// that keeps the old set and says what may have happened; never a loop, never a
+            /// blind retry, and no token in any message.
+            #[$mode]
+            pub(crate) async fn a_broken_token_endpoint_is_never_retried_blindly() {
+                let emulator = emulator().await;
+                let issued = emulator.issue_tokens(CLIENT_ID);
+                let secrets = [
+                    issued.access_token.as_str(),
+                    issued.refresh_token.as_str(),
+                    SECRET,
+                ];
+                let credentials = Credentials::oauth(app(), set_of(&issued, now() + 86_400));
+                let client = Client::new(config(&emulator, credentials.clone())).unwrap();
+                // Refused from now on, so each call needs a refresh.
+                emulator.advance_clock(Duration::from_secs(86_400 + 60));
+
+                // 1. A 503: nothing rotated; the next call refreshes and works.
+                emulator
+                    .add_fault(Fault::new(common::status_fault(503)).path("/oauth2/access_token"));
+                let error = client.get_file("no-such-file").await.unwrap_err();
+                assert!(
+                    matches!(&error, Error::Auth(AuthError::Failed(_))),
+                    "{error:?}"
+                );
+                assert_hidden(&error, &secrets);
+                assert_eq!(
+                    refreshes(&emulator),
+                    1,
+                    "sent once: {}",
+                    common::log(&emulator)
+                );
+                assert_eq!(credentials.tokens().access().expose(), issued.access_token);
+
+                // 2. The answer is lost after the server rotated the pair: the error says so,
+                // the old set is kept, and the next call's refresh is refused (spent).
+                emulator.add_fault(
+                    Fault::new(FaultAction::CloseAfterCommit).path("/oauth2/access_token"),
+                );
+                let error = client.get_file("no-such-file").await.unwrap_err();
+                assert!(
+                    matches!(&error, Error::Auth(AuthError::NoAnswer(_))),
+                    "{error:?}"
+                );
+                assert!(
+                    error.to_string().contains("rotated")
+                        || error.chain_message().contains("rotated"),
+                    "{error}"
+                );
+                assert_hidden(&error, &secrets);
+                assert_eq!(
+                    refreshes(&emulator),
+                    2,
+                    "not retried: {}",
+                    common::log(&emulator)
+                );
+                assert_eq!(credentials.tokens().access().expose(), issued.access_token);
+                let error = client.get_file("no-such-file").await.unwrap_err();
+                assert!(
+                    matches!(&error, Error::Auth(AuthError::Refused(_))),
+                    "{error:?}"
+                );
+                assert_eq!(refreshes(&emulator), 3);
+                // Terminal: no more token requests, however many calls.
+                for _ in 0..3 {
+                    let again = client.get_file("no-such-file").await;
+                    assert!(again.is_err());
+                }
+                assert_eq!(refreshes(&emulator), 3, "{}", common::log(&emulator));
+            }
+
+            /// A token endpoint answering a 200 that is not a token answer: `Malformed`, the
+            /// body never quoted (it may hold tokens), the old set kept.
+            #[$mode]
+            pub(crate) async fn a_garbled_token_answer_is_not_quoted() {
+                let emulator = emulator().await;
+                let issued = emulator.issue_tokens(CLIENT_ID);
+                let credentials = Credentials::oauth(app(), set_of(&issued, now() - 1));
+                let client = Client::new(config(&emulator, credentials.clone())).unwrap();
+                emulator.add_fault(
+                    Fault::new(FaultAction::GarbageAfterCommit).path("/oauth2/access_token"),
+                );
+                let error = client.get_file("no-such-file").await.unwrap_err();
+                assert!(
+                    matches!(&error, Error::Auth(AuthError::Malformed(_))),
+                    "{error:?}"
+                );
+                assert_hidden(
+                    &error,
+                    &[&issued.access_token, &issued.refresh_token, SECRET],
+                );
+                assert_eq!(credentials.tokens().access().expose(), issued.access_token);
+                assert_eq!(refreshes(&emulator), 1);
             }
 
             /// A long-lived token's 401 stays the call's own answer (nothing to refresh).
