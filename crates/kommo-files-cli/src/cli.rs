@@ -52,6 +52,17 @@ pub struct Global {
         help_heading = "Global options"
     )]
     pub config: Option<PathBuf>,
+    /// More on standard error: -v retries, failed attempts, restarts and token refreshes; -vv
+    /// every request and pacing wait; -vvv progress too. RUST_LOG (e.g. kommo_files=debug)
+    /// overrides.
+    #[arg(
+        long,
+        short = 'v',
+        global = true,
+        action = clap::ArgAction::Count,
+        help_heading = "Global options"
+    )]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
