@@ -52,9 +52,7 @@ pub struct Global {
         help_heading = "Global options"
     )]
     pub config: Option<PathBuf>,
-    /// More on standard error: -v retries, failed attempts, restarts and token refreshes; -vv
-    /// every request and pacing wait; -vvv progress too. RUST_LOG (e.g. kommo_files=debug)
-    /// overrides.
+    /// Log to standard error: -v retries and refreshes, -vv every request (RUST_LOG overrides).
     #[arg(
         long,
         short = 'v',
