@@ -52,6 +52,15 @@ pub struct Global {
         help_heading = "Global options"
     )]
     pub config: Option<PathBuf>,
+    /// Log to standard error: -v retries and refreshes, -vv every request (RUST_LOG overrides).
+    #[arg(
+        long,
+        short = 'v',
+        global = true,
+        action = clap::ArgAction::Count,
+        help_heading = "Global options"
+    )]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ mod connection;
 mod dates;
 mod failure;
 mod interrupt;
+mod logging;
 mod login;
 mod output;
 mod progress;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         Err(error) => return usage_error(error),
     };
     let json = cli.global.json;
+    logging::init(cli.global.verbose);
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -69,6 +69,7 @@ impl Reporter {
             Display::Silent
         } else if std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            crate::logging::above(&multi);
             // One file needs no total beside its own bar: the total is kept, but not drawn.
             let total = match files {
                 1 => ProgressBar::hidden(),

@@ -18,6 +18,8 @@ use kommo_files_model::wire::{FileObject, FilePage};
 use kommo_files_transport::{AsyncBody, AsyncTransport, BoxFuture, SharedAsyncTransport};
 
 use crate::pages::Pager;
+// Runs a future inside a span (instrumented: entered only while it is polled).
+use crate::trace::in_span_async as traced;
 use crate::{ClientConfig, Error};
 
 type Transport = SharedAsyncTransport;

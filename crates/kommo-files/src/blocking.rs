@@ -28,6 +28,8 @@ use kommo_files_transport::{BlockingBody, BlockingTransport, SharedBlockingTrans
 use maybe_async::must_be_sync as flavour;
 
 use crate::pages::Pager;
+// Runs a call inside a span (entered around it: a blocking call never leaves its thread).
+use crate::trace::in_span as traced;
 use crate::{ClientConfig, Error};
 
 /// Doc examples of the shared driver, in this flavour: a client on an emulator, and `await`

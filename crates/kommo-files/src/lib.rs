@@ -55,6 +55,7 @@ mod options;
 mod pages;
 mod support;
 pub mod sync;
+mod trace;
 mod version;
 
 pub use asynchronous::{Client, DownloadWrite, FileStream, UploadRead};

@@ -13,3 +13,4 @@ mod server_errors;
 mod support;
 mod sync;
 mod usage;
+mod verbose;

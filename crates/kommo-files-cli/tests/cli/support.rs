@@ -102,7 +102,8 @@ impl Cli {
         let mut command = Command::new(env!("CARGO_BIN_EXE_kommo-files"));
         for (name, _) in std::env::vars_os() {
             let name = name.to_string_lossy();
-            if name.starts_with("KOMMO_") || name.starts_with("XDG_") {
+            // RUST_LOG too: a developer's would add log lines to every command's output.
+            if name.starts_with("KOMMO_") || name.starts_with("XDG_") || name == "RUST_LOG" {
                 command.env_remove(name.as_ref());
             }
         }

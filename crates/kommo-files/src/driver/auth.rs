@@ -10,9 +10,10 @@ use kommo_files_model::{AccessToken, ApiError, Operation};
 use kommo_files_transport::{Request, Response, TransportError};
 
 use super::io::*;
-use super::{flavour, off_thread, wait_for_refresh, Body, Client};
+use super::{flavour, off_thread, traced, wait_for_refresh, Body, Client};
 use crate::auth::{AuthError, Credentials, Lead, Source, StoreGuard, Turn};
 use crate::support::{self, Attempt};
+use crate::trace;
 use crate::Error;
 
 /// A 401's body, read only to be quoted.
@@ -78,6 +79,7 @@ impl Client {
             return Ok(Ok(response));
         };
         let _ = response.into_body().read_to_end(ERROR_BODY_LIMIT).await;
+        trace::rejected();
         let fresh = self.token_after_401(&token).await?;
         self.pause_until(self.slot(), None).await;
         let second = self.send_raw(with_token(replay, &fresh), attempt).await;
@@ -164,11 +166,15 @@ impl Client {
                 Turn::Done(set) => return Ok(set),
                 Turn::Failed(error) => return Err(error.into()),
                 Turn::Wait { attempts } => {
+                    trace::refresh_awaited();
                     wait_for_refresh(state, attempts).await;
                     waited = Some(attempts);
                 }
                 Turn::Lead(lead) => {
-                    return match self.lead_refresh(&lead, rejected).await {
+                    let span = trace::refresh_span(rejected.is_some(), lead.unsaved);
+                    let led = traced(span.clone(), || self.lead_refresh(&lead, rejected)).await;
+                    trace::refresh_outcome(&span, &led);
+                    return match led {
                         Ok((set, None)) => {
                             lead.finish(Ok((set.clone(), true)));
                             Ok(set)
@@ -228,6 +234,7 @@ impl Client {
                 None => refresh_due_now(credentials, newer, support::unix_now()),
             };
             if !spent {
+                trace::refresh_adopted();
                 return Ok((newer.clone(), None));
             }
             base = newer.clone();
@@ -281,7 +288,10 @@ impl Client {
         attempt: Attempt,
     ) -> Result<http::Response<Body>, TransportError> {
         let request = support::prepare(request, attempt, &self.inner.config.user_agent);
-        let response = self.inner.transport.send_streaming(request).await?;
+        let sent = trace::Sent::of(&request);
+        let response = self.inner.transport.send_streaming(request).await;
+        sent.answered(&response);
+        let response = response?;
         self.heard(response.status());
         Ok(response)
     }

@@ -14,9 +14,10 @@ use kommo_files_model::call::{CallAction, CallMachine};
 use kommo_files_model::endpoint::{AccountHost, DriveHost};
 use kommo_files_transport::{Response, TransportError};
 
-use super::{flavour, DriveCell, Transport};
+use super::{flavour, traced, DriveCell, Transport};
 use crate::calls::ApiCall;
 use crate::support::{self, Attempt};
+use crate::trace;
 use crate::{CancelHandle, ClientConfig, Error};
 
 /// A Kommo Files client: cheap to clone, and clones share connections, the cached drive host
@@ -78,6 +79,7 @@ impl Client {
             .budget
             .as_ref()
             .map_or(Duration::ZERO, |b| b.acquire());
+        trace::paced(wait);
         SystemTime::now() + wait
     }
 
@@ -136,14 +138,28 @@ impl Client {
         operation: kommo_files_model::Operation,
         request: kommo_files_transport::Request,
     ) -> Result<Response, Error> {
+        let span = trace::call_span(operation);
+        traced(span, || self.run_call(operation, request)).await
+    }
+
+    /// [`Client::execute`], inside its span.
+    async fn run_call(
+        &self,
+        operation: kommo_files_model::Operation,
+        request: kommo_files_transport::Request,
+    ) -> Result<Response, Error> {
         let policy = self.inner.config.retry;
         let mut machine = CallMachine::new(operation, request, policy, support::seed());
+        let mut waits = trace::Waits::new(operation);
         loop {
             match machine.poll_action(SystemTime::now()) {
                 CallAction::Pace => {
-                    machine.handle_slot(self.slot());
+                    machine.handle_slot(waits.slot(self.slot()));
                 }
-                CallAction::Wait { until } => self.pause_until(until, None).await,
+                CallAction::Wait { until } => {
+                    waits.wait(Some(machine.attempt()), until);
+                    self.pause_until(until, None).await;
+                }
                 CallAction::Send { request, attempt } => {
                     let attempt = Attempt::call(operation, attempt);
                     let result = self.send_buffered(request, attempt).await?;

@@ -11,8 +11,9 @@ use kommo_files_model::Operation;
 // The async flavour writes through `AsyncWriteExt`; the blocking one needs nothing here.
 #[allow(unused_imports)]
 use super::io::*;
-use super::{files_available, flavour, fs, Body, Client, DownloadWrite};
+use super::{files_available, flavour, fs, traced, Body, Client, DownloadWrite};
 use crate::support::{self, Attempt};
+use crate::trace;
 use crate::{DownloadError, Error, Progress};
 
 #[flavour(AFIT)]
@@ -170,9 +171,20 @@ impl Client {
         self.stream_link(url, sink, &mut |_| {}).await
     }
 
+    /// Runs the download machine inside its span.
+    async fn stream_link<W: DownloadWrite>(
+        &self,
+        url: &str,
+        sink: &mut W,
+        on_progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<u64, Error> {
+        let span = trace::download_span(url);
+        traced(span, || self.run_download(url, sink, on_progress)).await
+    }
+
     /// Runs the download machine: paces and sends what it asks, streams a success into
     /// `sink`, and hands back every head, chunk and failure.
-    async fn stream_link<W: DownloadWrite>(
+    async fn run_download<W: DownloadWrite>(
         &self,
         url: &str,
         sink: &mut W,
@@ -182,10 +194,14 @@ impl Client {
         let drive = self.drive().await?;
         let mut machine = DownloadMachine::new(drive, url, policy, support::seed())?;
         let mut body: Option<Body> = None;
+        let mut waits = trace::Waits::new(Operation::Download);
         loop {
             match machine.poll_action(SystemTime::now()) {
-                DownloadAction::Pace => machine.handle_slot(self.slot()),
-                DownloadAction::Wait { until } => self.pause_until(until, None).await,
+                DownloadAction::Pace => machine.handle_slot(waits.slot(self.slot())),
+                DownloadAction::Wait { until } => {
+                    waits.wait(None, until);
+                    self.pause_until(until, None).await;
+                }
                 DownloadAction::Send { request, attempt } => {
                     let attempt = Attempt::call(Operation::Download, attempt);
                     let head = match self.send_authorized(request, attempt).await? {

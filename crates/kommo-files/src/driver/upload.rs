@@ -10,8 +10,9 @@ use kommo_files_model::upload::{
 use kommo_files_model::wire::{FileObject, NewSession};
 
 use super::sources::{cannot_rewind, BytesSource, FileSource, PartSource, ReaderSource};
-use super::{files_available, flavour, fs, watch_handle, Client, UploadRead};
+use super::{files_available, flavour, fs, traced, watch_handle, Client, UploadRead};
 use crate::support::{self, Attempt};
+use crate::trace;
 use crate::{Error, UploadOptions};
 
 /// How many times an upload starts again after an ambiguous last part that stored nothing: a
@@ -160,6 +161,18 @@ impl Client {
         &self,
         name: &str,
         info: SourceInfo,
+        source: S,
+        options: UploadOptions,
+    ) -> Result<FileObject, Error> {
+        let span = trace::upload_span(name, info.size, false);
+        traced(span, || self.start_upload(name, info, source, options)).await
+    }
+
+    /// [`Client::upload`], inside its span.
+    async fn start_upload<S: PartSource>(
+        &self,
+        name: &str,
+        info: SourceInfo,
         mut source: S,
         mut options: UploadOptions,
     ) -> Result<FileObject, Error> {
@@ -182,7 +195,11 @@ impl Client {
             Err(unreadable) => Some(unreadable),
         };
         if let Some(reason) = refusal {
-            options.observe(&UploadEvent::CheckpointRefused { reason }, info.size)?;
+            tell(
+                &mut options,
+                &UploadEvent::CheckpointRefused { reason },
+                info.size,
+            )?;
         }
         // Nobody keeps checkpoints: hash the prefix only if an error needs one.
         let lazy_hash = !options.observes_checkpoints() && source.rereadable();
@@ -191,7 +208,23 @@ impl Client {
         self.finish(machine, &mut source, &mut options).await
     }
 
+    /// Continues the upload of `checkpoint`.
     async fn resume<S: PartSource>(
+        &self,
+        checkpoint: Checkpoint,
+        info: SourceInfo,
+        source: S,
+        options: UploadOptions,
+    ) -> Result<FileObject, Error> {
+        let span = trace::upload_span(&checkpoint.session.file_name, info.size, true);
+        traced(span, || {
+            self.resume_upload(checkpoint, info, source, options)
+        })
+        .await
+    }
+
+    /// [`Client::resume`], inside its span.
+    async fn resume_upload<S: PartSource>(
         &self,
         checkpoint: Checkpoint,
         info: SourceInfo,
@@ -266,7 +299,7 @@ impl Client {
                     let found = UploadEvent::FinalPartFound {
                         file_uuid: file.uuid.clone(),
                     };
-                    options.observe(&found, machine.total())?;
+                    tell(options, &found, machine.total())?;
                     return completed(file, options, machine.total());
                 }
                 None => {
@@ -277,7 +310,7 @@ impl Client {
                             reading,
                         ));
                     }
-                    options.observe(&UploadEvent::FinalPartNotStored, machine.total())?;
+                    tell(options, &UploadEvent::FinalPartNotStored, machine.total())?;
                     machine = machine.start_over(support::seed());
                     uploaded_again += 1;
                 }
@@ -295,7 +328,7 @@ impl Client {
     ) -> Result<FileObject, Error> {
         loop {
             while let Some(event) = machine.poll_event() {
-                options.observe(&event, machine.total())?;
+                tell(options, &event, machine.total())?;
                 if matches!(event, UploadEvent::Restarted { .. }) && !source.can_restart() {
                     // Before a new session is opened for nothing.
                     let reading = cannot_rewind(machine.acknowledged());
@@ -356,7 +389,7 @@ fn completed(
     let event = UploadEvent::Completed {
         file_uuid: file.uuid.clone(),
     };
-    options.observe(&event, total)?;
+    tell(options, &event, total)?;
     options.finished();
     Ok(file)
 }
@@ -389,4 +422,10 @@ async fn open_source(path: &Path) -> Result<(FileSource, SourceInfo), Error> {
         .map(kommo_files_model::upload::ModifiedTime::from_system_time);
     let info = SourceInfo::new(metadata.len(), modified);
     Ok((FileSource::new(file, watch, info), info))
+}
+
+/// Tells `event` to the trace (feature `tracing`) and to the options' observers.
+fn tell(options: &mut UploadOptions, event: &UploadEvent, total: u64) -> Result<(), Error> {
+    trace::upload_event(event);
+    options.observe(event, total)
 }
