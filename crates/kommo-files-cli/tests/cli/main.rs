@@ -12,4 +12,5 @@ mod resume;
 mod server_errors;
 mod support;
 mod sync;
+mod tls;
 mod usage;
