@@ -82,6 +82,110 @@ mod tests {
         }
     }
 
+    /// The crates (names only) in the normal dependency tree of the SDK built with `features`.
+    fn sdk_tree(features: &[&str]) -> Vec<String> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .args([
+                "tree",
+                "-p",
+                "kommo-files",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
+            .args(["--format", "{p}", "--offline"])
+            .args(features)
+            .current_dir(workspace_root())
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut names: Vec<String> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names.dedup();
+        assert!(names.iter().any(|n| n == "kommo-files"), "{names:?}");
+        names
+    }
+
+    fn assert_absent(names: &[String], forbidden: &[&str], build: &str) {
+        for name in forbidden {
+            assert!(
+                !names.iter().any(|n| n == name),
+                "the {build} build depends on {name}: {names:?}"
+            );
+        }
+    }
+
+    /// The TLS crates whose presence says which stack a build has.
+    const AWS_LC: &[&str] = &["aws-lc-rs", "aws-lc-sys"];
+    const NATIVE_TLS: &[&str] = &[
+        "native-tls",
+        "openssl",
+        "openssl-sys",
+        "security-framework",
+        "schannel",
+    ];
+
+    /// A blocking-only build (`ureq` + `rustls`) has no async HTTP stack (no reqwest, hyper,
+    /// mio: tokio's I/O driver) and one TLS stack: rustls on ring.
+    #[test]
+    fn blocking_only_build_has_no_async_stack_and_one_tls_stack() {
+        let names = sdk_tree(&["--no-default-features", "--features", "ureq,rustls"]);
+        assert_absent(
+            &names,
+            &[
+                "reqwest",
+                "hyper",
+                "hyper-util",
+                "h2",
+                "mio",
+                "tokio-rustls",
+                "hyper-rustls",
+            ],
+            "blocking-only",
+        );
+        assert_absent(&names, AWS_LC, "blocking-only");
+        assert_absent(&names, NATIVE_TLS, "blocking-only");
+        for needed in ["ureq", "rustls", "ring"] {
+            assert!(names.iter().any(|n| n == needed), "no {needed}: {names:?}");
+        }
+    }
+
+    /// The default build (both built-in transports) compiles one TLS stack for both: rustls on
+    /// ring, never aws-lc-rs or native-tls beside it.
+    #[test]
+    fn default_build_has_one_tls_stack() {
+        let names = sdk_tree(&[]);
+        assert_absent(&names, AWS_LC, "default");
+        assert_absent(&names, NATIVE_TLS, "default");
+        for needed in ["ureq", "reqwest", "rustls", "ring"] {
+            assert!(names.iter().any(|n| n == needed), "no {needed}: {names:?}");
+        }
+    }
+
+    /// Without features both clients still exist, over a transport you supply: no HTTP client
+    /// and no TLS at all.
+    #[test]
+    fn featureless_build_has_no_http_client() {
+        let names = sdk_tree(&["--no-default-features"]);
+        assert_absent(
+            &names,
+            &["ureq", "reqwest", "hyper", "mio", "rustls", "ring"],
+            "feature-less",
+        );
+        assert_absent(&names, AWS_LC, "feature-less");
+        assert_absent(&names, NATIVE_TLS, "feature-less");
+    }
+
     /// The model decides; it never reads a clock, a file or a socket itself.
     #[test]
     fn model_source_does_no_io() {

@@ -21,6 +21,9 @@ Connection (in this order):
   config file                    --config, KOMMO_CONFIG, or ~/.config/kommo-files/config.toml
   stored OAuth login             `kommo-files auth login`, used when no token is given
 
+https through a TLS proxy or to a server with its own CA: --ca-cert PATH or
+KOMMO_CA_CERT=PATH (PEM), trusted instead of the built-in roots.
+
 Exit codes: 0 done, 1 failed, 2 usage or configuration error, 130 stopped by Ctrl-C.
 Try `kommo-files demo` for a guided tour against the embedded emulator."
 )]
@@ -61,6 +64,16 @@ pub struct Global {
         help_heading = "Global options"
     )]
     pub verbose: u8,
+    /// Trust this CA certificate (PEM) instead of the built-in roots: for a TLS proxy or a
+    /// server with its own CA.
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        env = "KOMMO_CA_CERT",
+        help_heading = "Global options"
+    )]
+    pub ca_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -127,8 +127,13 @@ pub fn load_settings(config_file: Option<&Path>) -> Result<Settings, Failure> {
     Ok(settings)
 }
 
-/// Connects as the command line and environment say.
-pub fn connect(emulator: bool, config_file: Option<&Path>) -> Result<Connection, Failure> {
+/// Connects as the command line and environment say; `ca_cert` (`--ca-cert`, `KOMMO_CA_CERT`)
+/// is a CA certificate (PEM) to trust instead of the built-in roots.
+pub fn connect(
+    emulator: bool,
+    config_file: Option<&Path>,
+    ca_cert: Option<&Path>,
+) -> Result<Connection, Failure> {
     if emulator {
         return connect_emulator(Emulator::builder());
     }
@@ -146,6 +151,7 @@ pub fn connect(emulator: bool, config_file: Option<&Path>) -> Result<Connection,
             finish_config(config, &settings)?
         }
     };
+    let config = trust_ca(config, ca_cert)?;
     let account_url = config.account_url().to_string();
     let client = Client::new(config).map_err(Failure::from)?;
     Ok(Connection {
@@ -279,18 +285,44 @@ fn emulator_login(account_url: &str, app: &OAuthApp) -> Result<TokenSet, Failure
     let consent = oauth::authorize_url(&account, &app.client_id, &state, ConsentMode::PostMessage);
     let redirect = login::follow_local_consent(&consent).map_err(failed)?;
     let grant = oauth::parse_redirect(&redirect, &state).map_err(|e| failed(e.to_string()))?;
-    login_client(grant.account.as_str())?
+    login_client(grant.account.as_str(), None)?
         .exchange_code(app, grant.code.expose())
         .map_err(Failure::from)
 }
 
-/// A client that only logs in to `account_url` (no token).
-pub fn login_client(account_url: &str) -> Result<Client, Failure> {
+/// A client that only logs in to `account_url` (no token), trusting `ca_cert` if given.
+pub fn login_client(account_url: &str, ca_cert: Option<&Path>) -> Result<Client, Failure> {
     let config = ClientConfig::with_credentials(account_url, Credentials::none())
         .map_err(|e| config_failure(e, "the account"))?;
     let config = with_shared_budget(config, KOMMO_REQUESTS_PER_SECOND)
         .user_agent(concat!("kommo-files-cli/", env!("CARGO_PKG_VERSION")));
-    Client::new(config).map_err(Failure::from)
+    Client::new(trust_ca(config, ca_cert)?).map_err(Failure::from)
+}
+
+/// `config` trusting the CA certificate (PEM) at `path` (`--ca-cert`, `KOMMO_CA_CERT`), if
+/// one is given, instead of the built-in roots.
+fn trust_ca(config: ClientConfig, path: Option<&Path>) -> Result<ClientConfig, Failure> {
+    let Some(path) = path else {
+        return Ok(config);
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        Failure::config(format!(
+            "reading the CA certificate {}: {e}",
+            path.display()
+        ))
+        .hint("--ca-cert / KOMMO_CA_CERT names a PEM file of the CA to trust")
+    })?;
+    if !pem
+        .windows(b"-----BEGIN CERTIFICATE-----".len())
+        .any(|w| w == b"-----BEGIN CERTIFICATE-----")
+    {
+        return Err(Failure::config(format!(
+            "the CA certificate {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        ))
+        .hint("--ca-cert / KOMMO_CA_CERT names a PEM file of the CA to trust"));
+    }
+    Ok(config.trust_ca_pem(pem))
 }
 
 fn default_config_file() -> Option<PathBuf> {

@@ -320,6 +320,10 @@ fn classify(error: &Error) -> (&'static str, Option<&'static str>) {
             "upload",
             Some("the file changed while it was being uploaded, so nothing was stored: run the command again once nothing writes to it"),
         ),
+        _ if error.kind() == kommo_files::ErrorKind::Certificate => (
+            "certificate",
+            Some("the server's certificate is not trusted, so nothing was sent: if it is your TLS proxy's or your server's, trust its CA with --ca-cert PATH or KOMMO_CA_CERT=PATH (PEM); otherwise check the URL"),
+        ),
         Error::Transport { failure, .. } => (
             "network",
             Some(match failure.kind {

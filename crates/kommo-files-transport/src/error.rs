@@ -13,7 +13,11 @@ pub enum ErrorKind {
     Timeout,
     /// The connection broke while sending or receiving.
     Io,
-    /// TLS handshake or certificate failure: retrying will not help.
+    /// The server's certificate was refused (an unknown issuer, expired, another name): the
+    /// connection was dropped before the request was sent, and retrying will not help. Trust
+    /// the server's CA (see [`crate::TransportOptions::trust_ca_pem`]) if it is yours.
+    Certificate,
+    /// Any other TLS failure (handshake, protocol): retrying will not help.
     Tls,
     /// The response body could not be read completely.
     Body,
@@ -33,7 +37,7 @@ impl ErrorKind {
 
     /// Whether the server may have received (and acted on) the request.
     pub fn may_have_reached_server(self) -> bool {
-        !matches!(self, Self::Connect | Self::Tls)
+        !matches!(self, Self::Connect | Self::Certificate | Self::Tls)
     }
 }
 
@@ -43,6 +47,7 @@ impl fmt::Display for ErrorKind {
             Self::Connect => "connection failed",
             Self::Timeout => "timed out",
             Self::Io => "connection broken",
+            Self::Certificate => "untrusted server certificate",
             Self::Tls => "TLS failure",
             Self::Body => "incomplete response body",
             Self::TooLarge => "response body too large",
@@ -127,4 +132,42 @@ impl From<std::io::Error> for TransportError {
         };
         Self::new(kind, error.to_string()).with_source(error)
     }
+}
+
+/// Whether `error` (or one of its causes) is a TLS failure, and which: a refused certificate or
+/// anything else. Looks inside `io::Error`s (whose `source` skips the error they wrap), matches
+/// rustls' errors by type and other stacks' (native-tls) by their text.
+#[cfg(any(feature = "ureq", feature = "reqwest"))]
+pub(crate) fn tls_failure(error: &(dyn StdError + 'static)) -> Option<ErrorKind> {
+    let mut cause = Some(error);
+    let mut by_text = None;
+    while let Some(current) = cause {
+        #[cfg(feature = "rustls")]
+        if let Some(error) = current.downcast_ref::<rustls::Error>() {
+            return Some(match error {
+                rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::UnsupportedNameType => ErrorKind::Certificate,
+                _ => ErrorKind::Tls,
+            });
+        }
+        if let Some(inner) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            if let Some(kind) = tls_failure(inner) {
+                return Some(kind);
+            }
+        }
+        let text = current.to_string().to_ascii_lowercase();
+        if text.contains("certificate") {
+            by_text = Some(ErrorKind::Certificate);
+        } else if by_text.is_none()
+            && (text.contains("tls") || text.contains("ssl") || text.contains("handshake"))
+        {
+            by_text = Some(ErrorKind::Tls);
+        }
+        cause = current.source();
+    }
+    by_text
 }

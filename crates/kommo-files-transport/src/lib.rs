@@ -23,8 +23,21 @@
 //! signed session token, which they replace with `…` (the adapters' error messages go through
 //! the same redaction).
 //!
-//! Built-in adapters sit behind features: `ureq` ([`UreqTransport`]) and `reqwest`
-//! ([`ReqwestTransport`]), with `ureq-rustls` / `reqwest-rustls` for https. Their backend types
+//! Built-in adapters sit behind features, and TLS (https) behind others, named after what they
+//! choose:
+//!
+//! | feature | what it adds |
+//! | --- | --- |
+//! | `ureq` | [`UreqTransport`] (blocking, ureq 3); plain HTTP unless a TLS feature is on |
+//! | `reqwest` | [`ReqwestTransport`] (async, reqwest 0.13 on tokio); plain HTTP unless a TLS feature is on |
+//! | `rustls` | https with rustls on the `ring` provider for both adapters, trusting Mozilla's roots (built in) |
+//! | `native-tls` | https with the platform's TLS library (OpenSSL, SChannel, Security.framework) and its root store; wins over `rustls` when both are on |
+//! | `platform-roots` | with `rustls`: trust the platform's verifier and root store instead of the built-in roots (implies `rustls`) |
+//!
+//! None is on by default. [`TransportOptions`] carry the [`Timeouts`] and, for a server whose
+//! CA the build does not trust (a corporate proxy, a test server), the CA certificates to trust
+//! instead ([`TransportOptions::trust_ca_pem`]); a certificate that is refused is an
+//! [`ErrorKind::Certificate`], raised before the request is sent. The adapters' backend types
 //! never appear in a signature except in `From` constructors, so a backend upgrade is not a
 //! breaking change here. Their [`Timeouts`] bound silences, not transfers.
 //!
@@ -50,6 +63,7 @@ mod blocking;
 mod body;
 mod context;
 mod error;
+mod options;
 mod redact;
 #[cfg(feature = "reqwest")]
 mod reqwest_adapter;
@@ -68,6 +82,7 @@ pub use blocking::{
 pub use body::{AsyncBody, AsyncBodySource, BlockingBody, BoxFuture, DEFAULT_BODY_LIMIT};
 pub use context::{Operation, OperationContext};
 pub use error::{ErrorKind, TransportError};
+pub use options::TransportOptions;
 pub use redact::{redacted, redacted_uri};
 #[cfg(feature = "reqwest")]
 pub use reqwest_adapter::ReqwestTransport;

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::redact::Scrubbed;
 use crate::{
     AsyncBody, AsyncBodySource, AsyncTransport, BoxFuture, ErrorKind, Request, Timeouts,
-    TransportError,
+    TransportError, TransportOptions,
 };
 
 /// How much of a request body is handed to reqwest at a time: each piece taken is progress.
@@ -23,7 +23,8 @@ const PIECE: usize = 64 * 1024;
 /// An [`AsyncTransport`] over one reused reqwest `Client` (its pool gives keep-alive); sleeps
 /// with tokio's timer.
 ///
-/// The client follows no redirect. With the `reqwest-rustls` feature it speaks https.
+/// The client follows no redirect. With a TLS feature (`rustls` or `native-tls`) it speaks
+/// https.
 ///
 /// ```
 /// use kommo_files_transport::{ReqwestTransport, Timeouts};
@@ -48,11 +49,27 @@ struct Idle {
 }
 
 impl ReqwestTransport {
-    /// A transport with its own client and these timeouts.
+    /// A transport with its own client and these timeouts (and the build's roots).
     pub fn new(timeouts: Timeouts) -> Result<Self, TransportError> {
-        let client = reqwest::Client::builder()
+        Self::with_options(&TransportOptions::from(timeouts))
+    }
+
+    /// A transport with its own client and these options; fails when the CA to trust cannot
+    /// be used (no certificate in its PEM, or no TLS feature).
+    ///
+    /// ```
+    /// use kommo_files_transport::{ErrorKind, ReqwestTransport, TransportOptions};
+    ///
+    /// let options = TransportOptions::new().trust_ca_pem("not a certificate");
+    /// let error = ReqwestTransport::with_options(&options).unwrap_err();
+    /// assert_eq!(error.kind(), ErrorKind::Other);
+    /// ```
+    pub fn with_options(options: &TransportOptions) -> Result<Self, TransportError> {
+        let timeouts = options.timeouts;
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeouts.connect)
+            .connect_timeout(timeouts.connect);
+        let client = tls(builder, options.ca_pem())?
             .build()
             .map_err(|error| transport_error(error, &http::Uri::default()))?;
         Ok(Self {
@@ -62,6 +79,91 @@ impl ReqwestTransport {
                 write: timeouts.write,
             }),
         })
+    }
+}
+
+/// The error of a CA PEM that cannot be used.
+fn unusable_ca(why: impl fmt::Display) -> TransportError {
+    TransportError::new(
+        ErrorKind::Other,
+        format!("the CA certificates (PEM) cannot be used: {why}"),
+    )
+}
+
+/// native-tls (which wins over rustls when both features are on): the platform's roots, or
+/// only the certificates of `ca_pem`.
+#[cfg(feature = "native-tls")]
+fn tls(
+    builder: reqwest::ClientBuilder,
+    ca_pem: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, TransportError> {
+    let builder = builder.tls_backend_native();
+    let Some(pem) = ca_pem else {
+        return Ok(builder);
+    };
+    let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(unusable_ca)?;
+    if certificates.is_empty() {
+        return Err(unusable_ca("no certificate in it"));
+    }
+    Ok(builder.tls_certs_only(certificates))
+}
+
+/// rustls on ring, configured here (reqwest's own rustls setup would pick aws-lc-rs): the
+/// certificates of `ca_pem`, else the platform's verifier (`platform-roots`) or Mozilla's roots.
+#[cfg(all(feature = "rustls", not(feature = "native-tls")))]
+fn tls(
+    builder: reqwest::ClientBuilder,
+    ca_pem: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, TransportError> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::CertificateDer;
+    use rustls::RootCertStore;
+
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| TransportError::new(ErrorKind::Tls, error.to_string()))?;
+    let config = match ca_pem {
+        Some(pem) => {
+            let mut roots = RootCertStore::empty();
+            for certificate in CertificateDer::pem_slice_iter(pem) {
+                let certificate = certificate.map_err(unusable_ca)?;
+                roots.add(certificate).map_err(unusable_ca)?;
+            }
+            if roots.is_empty() {
+                return Err(unusable_ca("no certificate in it"));
+            }
+            config.with_root_certificates(roots)
+        }
+        #[cfg(feature = "platform-roots")]
+        None => {
+            let verifier = rustls_platform_verifier::Verifier::new(provider)
+                .map_err(|error| TransportError::new(ErrorKind::Tls, error.to_string()))?;
+            config
+                .dangerous()
+                .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+        }
+        #[cfg(not(feature = "platform-roots"))]
+        None => config.with_root_certificates(RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        }),
+    };
+    let mut config = config.with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(builder.tls_backend_preconfigured(config))
+}
+
+/// No TLS feature: plain HTTP only.
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+fn tls(
+    builder: reqwest::ClientBuilder,
+    ca_pem: Option<&[u8]>,
+) -> Result<reqwest::ClientBuilder, TransportError> {
+    match ca_pem {
+        None => Ok(builder),
+        Some(_) => Err(unusable_ca(
+            "trusting a CA needs a TLS feature of kommo-files-transport (rustls or native-tls)",
+        )),
     }
 }
 
@@ -256,11 +358,7 @@ fn transport_error(error: reqwest::Error, uri: &http::Uri) -> TransportError {
     let kind = if error.is_timeout() {
         ErrorKind::Timeout
     } else if error.is_connect() {
-        if looks_like_tls(&error) {
-            ErrorKind::Tls
-        } else {
-            ErrorKind::Connect
-        }
+        crate::error::tls_failure(&error).unwrap_or(ErrorKind::Connect)
     } else if error.is_body() || error.is_decode() {
         ErrorKind::Body
     } else if error.is_request() {
@@ -278,17 +376,4 @@ fn transport_error(error: reqwest::Error, uri: &http::Uri) -> TransportError {
         cause = inner.source();
     }
     TransportError::new(kind, message).with_source(source)
-}
-
-/// Whether a connect error came from the TLS layer (reqwest has no `is_tls`).
-fn looks_like_tls(error: &reqwest::Error) -> bool {
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let text = inner.to_string().to_ascii_lowercase();
-        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-            return true;
-        }
-        cause = inner.source();
-    }
-    false
 }

@@ -163,7 +163,9 @@ mod io {
 }
 
 impl Client {
-    /// A client over the built-in reqwest transport (feature `async`; needs a tokio runtime).
+    /// A client over the built-in reqwest transport (feature `reqwest`; needs a tokio runtime),
+    /// with the configured timeouts and CA ([`ClientConfig::trust_ca_pem`]); fails when that
+    /// CA cannot be used.
     ///
     /// ```
     /// use kommo_files::{Client, ClientConfig, Domain};
@@ -171,13 +173,13 @@ impl Client {
     /// let client = Client::new(ClientConfig::for_account("mycompany", Domain::Kommo, "token")?)?;
     /// # Ok::<(), kommo_files::Error>(())
     /// ```
-    #[cfg(feature = "async")]
+    #[cfg(feature = "reqwest")]
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         Self::with_layer(config, |transport| transport)
     }
 
     /// A client over the built-in reqwest transport wrapped by `layer` (logging, metrics): the
-    /// wrapper gets the transport **as configured** (timeouts included).
+    /// wrapper gets the transport **as configured** (timeouts and CA included).
     ///
     /// ```
     /// use std::time::Duration;
@@ -199,13 +201,14 @@ impl Client {
     /// let client = Client::with_layer(config, Logged)?;
     /// # Ok::<(), kommo_files::Error>(())
     /// ```
-    #[cfg(feature = "async")]
+    #[cfg(feature = "reqwest")]
     pub fn with_layer<T: AsyncTransport + 'static>(
         config: ClientConfig,
         layer: impl FnOnce(kommo_files_transport::ReqwestTransport) -> T,
     ) -> Result<Self, Error> {
         let transport =
-            kommo_files_transport::ReqwestTransport::new(config.timeouts).map_err(Error::Client)?;
+            kommo_files_transport::ReqwestTransport::with_options(&config.transport_options())
+                .map_err(Error::Client)?;
         Ok(Self::with_transport(config, layer(transport)))
     }
 

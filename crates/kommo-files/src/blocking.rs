@@ -120,8 +120,8 @@ fn files_available() -> std::io::Result<()> {
 }
 
 impl Client {
-    /// A client over the built-in ureq transport (feature `blocking`), with the configured
-    /// timeouts.
+    /// A client over the built-in ureq transport (feature `ureq`), with the configured
+    /// timeouts and CA ([`ClientConfig::trust_ca_pem`]); fails only when that CA cannot be used.
     ///
     /// ```
     /// use kommo_files::{blocking::Client, ClientConfig, Domain};
@@ -129,13 +129,13 @@ impl Client {
     /// let client = Client::new(ClientConfig::for_account("mycompany", Domain::Kommo, "token")?)?;
     /// # Ok::<(), kommo_files::Error>(())
     /// ```
-    #[cfg(feature = "blocking")]
+    #[cfg(feature = "ureq")]
     pub fn new(config: ClientConfig) -> Result<Self, Error> {
         Self::with_layer(config, |transport| transport)
     }
 
     /// A client over the built-in ureq transport wrapped by `layer` (logging, metrics, a
-    /// proxy): the wrapper gets the transport **as configured** (timeouts included).
+    /// proxy): the wrapper gets the transport **as configured** (timeouts and CA included).
     ///
     /// ```
     /// use kommo_files::transport::{BlockingBody, BlockingTransport, Request, TransportError};
@@ -154,12 +154,14 @@ impl Client {
     /// let client = Client::with_layer(config, Logged)?;
     /// # Ok::<(), kommo_files::Error>(())
     /// ```
-    #[cfg(feature = "blocking")]
+    #[cfg(feature = "ureq")]
     pub fn with_layer<T: BlockingTransport + 'static>(
         config: ClientConfig,
         layer: impl FnOnce(kommo_files_transport::UreqTransport) -> T,
     ) -> Result<Self, Error> {
-        let transport = kommo_files_transport::UreqTransport::new(config.timeouts);
+        let transport =
+            kommo_files_transport::UreqTransport::with_options(&config.transport_options())
+                .map_err(Error::Client)?;
         Ok(Self::with_transport(config, layer(transport)))
     }
 

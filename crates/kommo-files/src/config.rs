@@ -6,7 +6,7 @@ use kommo_files_model::pacing::KOMMO_REQUESTS_PER_SECOND;
 use kommo_files_model::retry::RetryPolicy;
 use kommo_files_model::upload::UploadConfig;
 use kommo_files_model::BaseUrl;
-use kommo_files_transport::Timeouts;
+use kommo_files_transport::{Timeouts, TransportOptions};
 
 use crate::Error;
 
@@ -59,6 +59,18 @@ pub struct ClientConfig {
     pub(crate) rate_budget: Option<crate::budget::SharedBudget>,
     pub(crate) user_agent: String,
     pub(crate) timeouts: Timeouts,
+    /// The CA certificates (PEM) the built-in transports trust instead of the build's roots.
+    ca_pem: Option<CaPem>,
+}
+
+/// A CA PEM, shown in `Debug` by its size.
+#[derive(Clone)]
+struct CaPem(std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for CaPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes of PEM", self.0.len())
+    }
 }
 
 impl ClientConfig {
@@ -120,6 +132,7 @@ impl ClientConfig {
             rate_budget: None,
             user_agent: concat!("kommo-files/", env!("CARGO_PKG_VERSION")).to_owned(),
             timeouts: Timeouts::default(),
+            ca_pem: None,
         }
     }
 
@@ -216,6 +229,42 @@ impl ClientConfig {
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.timeouts = self.timeouts.read(timeout);
         self
+    }
+
+    /// Make the built-in transports verify the server against the CA certificates in `pem`
+    /// (one or more `BEGIN CERTIFICATE` blocks) instead of the roots the features chose: for a
+    /// corporate TLS proxy with its own CA, or a test server such as the emulator with `tls`.
+    /// Like `curl --cacert`, it replaces those roots; pass a bundle to keep them too. A PEM
+    /// without a certificate makes `Client::new` fail; a server whose certificate the CA did
+    /// not sign fails with [`crate::ErrorKind::Certificate`] before anything is sent. A
+    /// transport of your own ignores it.
+    ///
+    /// ```
+    /// # #[cfg(all(feature = "ureq", any(feature = "rustls", feature = "native-tls")))] {
+    /// # let emulator = kommo_files_emulator::Emulator::builder().tls(true).start()?;
+    /// use kommo_files::{blocking::Client, ClientConfig};
+    ///
+    /// // https://127.0.0.1:…, signed by a CA made at the emulator's start.
+    /// let ca_pem = emulator.ca_certificate_pem().expect("a CA");
+    /// let config = ClientConfig::for_url(emulator.account_url(), &emulator.token())?
+    ///     .trust_ca_pem(ca_pem);
+    /// let client = Client::new(config)?;
+    /// assert_eq!(client.list(Default::default()).count(), 0);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn trust_ca_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.ca_pem = Some(CaPem(std::sync::Arc::from(pem.as_ref())));
+        self
+    }
+
+    /// What the built-in transports are built with: the timeouts and the CA to trust.
+    pub fn transport_options(&self) -> TransportOptions {
+        let options = TransportOptions::new().timeouts(self.timeouts);
+        match &self.ca_pem {
+            Some(CaPem(pem)) => options.trust_ca_pem(pem),
+            None => options,
+        }
     }
 
     /// The account's base URL.

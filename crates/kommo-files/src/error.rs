@@ -8,7 +8,9 @@ use bytes::Bytes;
 use http::StatusCode;
 use kommo_files_model::call::CallFailure;
 use kommo_files_model::download::DownloadFailure;
-use kommo_files_model::upload::{Checkpoint, CheckpointError, SendFailure, UploadError};
+use kommo_files_model::upload::{
+    Checkpoint, CheckpointError, SendFailure, SendFailureKind, UploadError,
+};
 use kommo_files_model::{ApiError, Operation, RetryAfter, UrlError};
 use kommo_files_transport::TransportError;
 
@@ -137,8 +139,14 @@ pub enum Error {
 pub enum ErrorKind {
     /// [`Error::Api`].
     Api,
-    /// [`Error::Transport`].
+    /// [`Error::Transport`], except a refused certificate.
     Transport,
+    /// The server's certificate was refused (an unknown issuer, expired, another name), so no
+    /// request was sent: an [`Error::Transport`] or [`Error::Upload`] whose failure is a
+    /// [`SendFailureKind::Certificate`](kommo_files_model::upload::SendFailureKind::Certificate).
+    /// Never retryable; trust the server's CA with [`crate::ClientConfig::trust_ca_pem`] if it
+    /// is yours (a corporate proxy, a test server).
+    Certificate,
     /// [`Error::Upload`].
     Upload,
     /// [`Error::FinalPartUnproven`].
@@ -194,6 +202,12 @@ impl Error {
     /// assert_eq!(error.kind(), kommo_files::ErrorKind::InvalidToken);
     /// ```
     pub fn kind(&self) -> ErrorKind {
+        if self
+            .send_failure()
+            .is_some_and(|failure| failure.kind == SendFailureKind::Certificate)
+        {
+            return ErrorKind::Certificate;
+        }
         match self {
             Self::Api { .. } => ErrorKind::Api,
             Self::Transport { .. } => ErrorKind::Transport,
@@ -223,6 +237,24 @@ impl Error {
             Self::Upload { error, .. } => upload_is_retryable(error),
             Self::Download(error) => matches!(error, DownloadError::Incomplete { .. }),
             _ => false,
+        }
+    }
+
+    /// The last network failure, for an error the network caused (an [`Error::Transport`], or
+    /// an [`Error::Upload`] that stopped on one): its kind says whether the connection failed,
+    /// timed out, broke, or the server's certificate was refused.
+    pub fn send_failure(&self) -> Option<&SendFailure> {
+        fn in_upload(error: &UploadError) -> Option<&SendFailure> {
+            match error {
+                UploadError::Transport(failure) => Some(failure),
+                UploadError::RetriesExhausted { last, .. } => in_upload(last),
+                _ => None,
+            }
+        }
+        match self {
+            Self::Transport { failure, .. } => Some(failure),
+            Self::Upload { error, .. } => in_upload(error),
+            _ => None,
         }
     }
 

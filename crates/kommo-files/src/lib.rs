@@ -2,8 +2,22 @@
 //!
 //! Two clients, one build: [`blocking::Client`] for scripts and the async [`Client`] for
 //! services. Both are thin drivers of the same pure model ([`model`]) over a pluggable
-//! [`transport`]: ureq (feature `blocking`) and reqwest (feature `async`) are built in, and
-//! with `default-features = false` both clients still work over a transport you write.
+//! [`transport`]: ureq and reqwest are built in, and with `default-features = false` both
+//! clients still work over a transport you write. The features name what they choose:
+//!
+//! | feature | default | what it chooses |
+//! |---|---|---|
+//! | `ureq` | yes | the blocking client's built-in transport (`blocking::Client::new`): ureq 3 |
+//! | `reqwest` | yes | the async client's built-in transport (`Client::new`): reqwest 0.13 on tokio (hyper, tokio's runtime) |
+//! | `rustls` | yes | https for the built-in transports with rustls on the `ring` provider (one stack for both) and Mozilla's roots built in |
+//! | `native-tls` | no | https with the platform's TLS library (OpenSSL, SChannel, Security.framework) and its root store, for both transports; wins over `rustls` when both are on |
+//! | `platform-roots` | no | rustls verifies with the platform's verifier and root store instead of the built-in roots (implies `rustls`) |
+//!
+//! A blocking-only script takes `default-features = false, features = ["ureq", "rustls"]`: no
+//! reqwest, hyper or mio (tokio stays, as the library of the async client's I/O traits). [`ClientConfig::trust_ca_pem`] trusts a CA of your own (a
+//! corporate TLS proxy, a test server) instead of the built-in roots, and a certificate nobody
+//! trusts fails with [`ErrorKind::Certificate`] before any request is sent (see the
+//! `tls_emulator` example).
 //!
 //! What you get whichever you pick:
 //! - resumable uploads: progress counts bytes the server acknowledged, a checkpoint after every

@@ -99,6 +99,7 @@ pub(crate) fn send_failure(error: TransportError) -> SendFailure {
         ErrorKind::Timeout => SendFailureKind::Timeout,
         ErrorKind::Io => SendFailureKind::Io,
         ErrorKind::Body => SendFailureKind::Body,
+        ErrorKind::Certificate => SendFailureKind::Certificate,
         ErrorKind::Tls => SendFailureKind::Tls,
         _ => SendFailureKind::Other,
     };

@@ -8,7 +8,7 @@
 //! The subscriber is the test thread's default (the async tests run on a current-thread
 //! runtime), so tests running at once do not see each other's events. Nothing here depends on
 //! timing: the pacing wait comes from a rate budget that always asks for 5 ms.
-#![cfg(all(feature = "tracing", feature = "blocking", feature = "async"))]
+#![cfg(all(feature = "tracing", feature = "ureq", feature = "reqwest"))]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

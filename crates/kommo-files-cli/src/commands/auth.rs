@@ -50,7 +50,7 @@ fn login(args: &LoginArgs, global: &Global) -> Result<(), Failure> {
     };
 
     let (code, account) = grant(args, &app, configured.as_ref())?;
-    let tokens = login_client(account.as_str())?
+    let tokens = login_client(account.as_str(), global.ca_cert.as_deref())?
         .exchange_code(&app, code.expose())
         .map_err(exchange_failure)?;
     let now = login::unix_now();

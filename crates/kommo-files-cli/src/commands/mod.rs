@@ -64,7 +64,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Auth(command) => return auth::run(command, &cli.global),
         _ => {}
     }
-    let connection = connect(cli.global.emulator, cli.global.config.as_deref())?;
+    let connection = connect(
+        cli.global.emulator,
+        cli.global.config.as_deref(),
+        cli.global.ca_cert.as_deref(),
+    )?;
     let context = Context::new(connection, &cli.global);
     dispatch(&context, &cli.command)
 }

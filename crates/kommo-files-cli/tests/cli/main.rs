@@ -12,5 +12,6 @@ mod resume;
 mod server_errors;
 mod support;
 mod sync;
+mod tls;
 mod usage;
 mod verbose;

@@ -24,13 +24,17 @@ impl SendFailure {
     }
 
     /// Whether the request may have reached the server (and been acted on) although no answer
-    /// came back: anything but a failed connection or TLS handshake.
+    /// came back: anything but a failed connection, a refused certificate or a failed TLS
+    /// handshake.
     pub fn may_have_reached_server(&self) -> bool {
-        !matches!(self.kind, SendFailureKind::Connect | SendFailureKind::Tls)
+        !matches!(
+            self.kind,
+            SendFailureKind::Connect | SendFailureKind::Certificate | SendFailureKind::Tls
+        )
     }
 
-    /// Whether trying again can help. Connection, timeout and I/O failures can; TLS and
-    /// configuration failures cannot.
+    /// Whether trying again can help. Connection, timeout and I/O failures can; certificate,
+    /// TLS and configuration failures cannot.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self.kind,
@@ -54,7 +58,10 @@ pub enum SendFailureKind {
     Io,
     /// The response body could not be read completely.
     Body,
-    /// TLS handshake or certificate failure.
+    /// The server's certificate was refused (an unknown issuer, expired, another name):
+    /// nothing was sent. Trying again cannot help; trusting the server's CA may.
+    Certificate,
+    /// Any other TLS failure (handshake, protocol).
     Tls,
     /// Anything else (a bad URL, a transport bug).
     Other,

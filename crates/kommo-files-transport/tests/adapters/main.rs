@@ -74,6 +74,8 @@ macro_rules! adapter_scenarios {
 mod common;
 mod scenarios;
 
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+mod tls;
 #[cfg(feature = "reqwest")]
 mod with_reqwest;
 #[cfg(feature = "ureq")]
