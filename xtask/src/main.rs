@@ -63,26 +63,6 @@ fn ci() -> Result<(), String> {
         &["test", "--workspace", "--all-features"],
         &[("CI", "true")],
     )?;
-    // `--all-features` picks native-tls over rustls; the default stack (rustls on ring) is
-    // tested here through both adapters and both clients over the emulator's HTTPS.
-    for (krate, test) in [
-        ("kommo-files-transport", "adapters"),
-        ("kommo-files", "tls"),
-    ] {
-        cargo(
-            &[
-                "test",
-                "-p",
-                krate,
-                "--no-default-features",
-                "--features",
-                "ureq,reqwest,rustls",
-                "--test",
-                test,
-            ],
-            &[("CI", "true")],
-        )?;
-    }
     // About a minute on two cores: a fixed seed, so a failure here is a regression, not luck.
     soak(CI_SOAK.iter().map(|a| (*a).to_owned()).collect())?;
     for krate in CRATES {
