@@ -269,7 +269,7 @@ mod tests {
         out
     }
 
-    /// This file, which names the strings it looks for.
+    /// This file, which names the strings some checks look for.
     fn is_this_file(path: &Path) -> bool {
         path.ends_with("xtask/src/tidy.rs")
     }
@@ -278,13 +278,16 @@ mod tests {
     /// contract is `docs/kommo-api.md`, in the repository.
     #[test]
     fn no_pointer_outside_the_repository() {
+        // Assembled here so that this file does not hold the strings it looks for.
+        let pointers = [
+            format!("../{}", "shared"),
+            format!("{}/spec", "shared"),
+            format!("spec {}", '§'),
+        ];
         for (path, text) in text_files() {
-            if is_this_file(&path) {
-                continue;
-            }
-            for pointer in ["../shared", "shared/spec", "spec §"] {
+            for pointer in &pointers {
                 assert!(
-                    !text.contains(pointer),
+                    !text.contains(pointer.as_str()),
                     "{} points outside the repository ({pointer})",
                     path.display()
                 );
